@@ -274,8 +274,9 @@ def test_get_songs_keeps_good_files_and_warns_once_per_bad_one(tmp_path):
 
 def test_get_songs_says_when_nothing_is_usable(tmp_path):
     _write_empty(tmp_path / "only.mid")
+    usable = re.escape(f"{tmp_path}: none of its 1 MIDI files")
     with pytest.warns(UserWarning, match="only.mid"):
-    song = mm.get_song(mm.noteStateMatrixToMidi(matrix, str(tmp_path / "in")), 5)
+        with pytest.raises(MidiFileError, match=usable):
             mm.get_songs(str(tmp_path))
 
 
@@ -283,13 +284,14 @@ def test_get_songs_needs_an_existing_folder_with_midi_files(tmp_path):
     with pytest.raises(FileNotFoundError, match="nowhere: folder not found"):
         mm.get_songs(str(tmp_path / "nowhere"))
     (tmp_path / "readme.txt").write_text("no music here")
-    with pytest.raises(FileNotFoundError, match=re.escape(f"{tmp_path}: no .mid or .midi files")):
+    no_midi = re.escape(f"{tmp_path}: no .mid or .midi files")
+    with pytest.raises(FileNotFoundError, match=no_midi):
         mm.get_songs(str(tmp_path))
 
 
 def test_get_song_and_write_song_invert_each_other(tmp_path):
     matrix = _random_matrix(5)
-    song = mm.get_song(mm.noteStateMatrixToMidi(matrix, str(tmp_path / "in")), num_timesteps=5)
+    song = mm.get_song(mm.noteStateMatrixToMidi(matrix, str(tmp_path / "in")), 5)
     assert song.shape == (12, 5 * 2 * span) and song.dtype == np.uint8
     np.testing.assert_array_equal(song.reshape(-1, 2 * span), matrix[:60])
     np.testing.assert_array_equal(song[1, :2 * span], matrix[5])  # rows are 5 whole frames

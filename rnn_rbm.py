@@ -1,0 +1,314 @@
+"""The RNN-RBM of Boulanger-Lewandowski, Bengio and Vincent (ICML 2012) as a `tf.Module`.
+
+A sequence of conditional RBMs shares one weight matrix `W`; their biases come from an RNN:
+
+    bh_t = bh + u_{t-1} Wuh          bv_t = bv + u_{t-1} Wuv
+    u_t  = tanh(bu + v_t Wvu + u_{t-1} Wuu),       u_0 a learned vector
+
+The recurrence is used in two ways (one of the two modes is picked by the caller):
+
+* Training: the data frames v_1..v_T are known, so the whole RNN pass is computed first, then every
+  conditional RBM at once: the RBM at step t sees u_{t-1} only, never v_t. (The original
+  repository conditioned it on u_t, which already contains v_t, so the target leaked into its own
+  model; generation used u_{t-1}, so training and generation disagreed.)
+* Generation: v_t is unknown until it has been sampled, so each step samples v_t from its RBM with
+  a Gibbs chain and only then advances the RNN with it.
+
+Tensors are `[batch, time, n_visible]` for sequences, with a `[batch, time]` mask of 1s on real
+frames and 0s on padding. The hyperparameters live in `HParams`; checkpoints store them in a JSON
+file beside the weights, so a checkpoint alone is enough to rebuild its model.
+"""
+import dataclasses
+import json
+import os
+
+import tensorflow as tf
+
+import RBM
+
+
+@dataclasses.dataclass
+class HParams:
+    """Everything needed to rebuild a model; defaults are those of the original repository."""
+    n_hidden: int = 50             # hidden units of each conditional RBM
+    n_hidden_recurrent: int = 100  # units of the RNN
+    lowest_note: int = 24          # lowest MIDI pitch represented
+    highest_note: int = 102        # one past the highest MIDI pitch represented
+    num_timesteps: int = 5         # 16th-note frames concatenated into one RBM visible vector
+    articulation: bool = True      # frames hold [play | articulate] halves, else play only
+    k_train: int = 15              # Gibbs steps of the CD-k negative phase in training
+    k_generate: int = 25           # Gibbs steps per generated vector
+
+    @property
+    def n_visible(self):
+        """Size of one RBM visible vector."""
+        halves = 2 if self.articulation else 1
+        return (self.highest_note - self.lowest_note) * halves * self.num_timesteps
+
+    def to_json(self):
+        return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, values):
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(values) - known
+        if unknown:
+            raise ValueError("unknown hyperparameters: {}".format(", ".join(sorted(unknown))))
+        return cls(**values)
+
+
+class RnnRbm(tf.Module):
+    """The RNN-RBM, its variables named as in the paper and the Theano tutorial.
+
+    Variables: `W [n_visible, n_hidden]`, `bv [n_visible]`, `bh [n_hidden]` (the RBM);
+    `Wuh [n_hidden_recurrent, n_hidden]`, `Wuv [n_hidden_recurrent, n_visible]` (RNN -> RBM biases);
+    `Wvu [n_visible, n_hidden_recurrent]`, `Wuu [n_hidden_recurrent, n_hidden_recurrent]`,
+    `bu [n_hidden_recurrent]`, `u0 [n_hidden_recurrent]` (the RNN).
+    """
+
+    def __init__(self, hparams=None, seed=None, name="rnn_rbm"):
+        super().__init__(name=name)
+        self.hparams = hparams or HParams()
+        nv, nh, nu = self.hparams.n_visible, self.hparams.n_hidden, self.hparams.n_hidden_recurrent
+        rng = tf.random.Generator.from_seed(seed) if seed is not None else tf.random.Generator.from_non_deterministic_state()
+
+        def normal(shape, stddev, var_name):
+            return tf.Variable(rng.normal(shape, stddev=stddev), name=var_name)
+
+        def zeros(shape, var_name):
+            return tf.Variable(tf.zeros(shape), name=var_name)
+
+        # Standard deviations 0.01 for W and 0.0001 for the RNN matrices, as the Theano tutorial;
+        # the original passed them as the *mean* of a unit normal.
+        self.W = normal([nv, nh], 0.01, "W")
+        self.bv = zeros([nv], "bv")
+        self.bh = zeros([nh], "bh")
+        self.Wuh = normal([nu, nh], 0.0001, "Wuh")
+        self.Wuv = normal([nu, nv], 0.0001, "Wuv")
+        self.Wvu = normal([nv, nu], 0.0001, "Wvu")
+        self.Wuu = normal([nu, nu], 0.0001, "Wuu")
+        self.bu = zeros([nu], "bu")
+        self.u0 = zeros([nu], "u0")
+
+    @property
+    def rbm_variables(self):
+        """The variables an RBM pre-training sets: W, bv, bh."""
+        return (self.W, self.bv, self.bh)
+
+    def rnn_states(self, v):
+        """u_1..u_T of the RNN driven by the frames `v [batch, time, n_visible]`.
+
+        The input projection `v_t Wvu + bu` does not depend on the recurrence, so it is one matmul
+        for all steps; only `u_{t-1} Wuu` is sequential.
+
+        Returns:
+          `[batch, time, n_hidden_recurrent]`.
+        """
+        drive = tf.einsum("btv,vu->tbu", v, self.Wvu) + self.bu  # [time, batch, n_hidden_recurrent]
+        u_init = tf.tile(self.u0[tf.newaxis], [tf.shape(v)[0], 1])
+        states = tf.scan(lambda u, x: tf.tanh(x + tf.matmul(u, self.Wuu)), drive, initializer=u_init)
+        return tf.transpose(states, [1, 0, 2])
+
+    def conditional_biases(self, v):
+        """Per-step RBM biases `(bv_t [batch, time, n_visible], bh_t [batch, time, n_hidden])`.
+
+        Step t uses u_{t-1}: u0 for the first step, then the states after frames 1..t-1.
+        """
+        u = self.rnn_states(v)
+        u0 = tf.tile(self.u0[tf.newaxis, tf.newaxis], [tf.shape(v)[0], 1, 1])
+        u_prev = tf.concat([u0, u[:, :-1]], axis=1)  # [batch, time, n_hidden_recurrent]
+        bv_t = self.bv + tf.einsum("btu,uv->btv", u_prev, self.Wuv)
+        bh_t = self.bh + tf.einsum("btu,uh->bth", u_prev, self.Wuh)
+        return bv_t, bh_t
+
+    def frames_and_biases(self, v, mask):
+        """The real (unpadded) frames and their RBM biases, as rows: `[N, n_visible]`, `[N, n_visible]`,
+        `[N, n_hidden]` with N the number of 1s in `mask`."""
+        bv_t, bh_t = self.conditional_biases(v)
+        keep = mask > 0.5
+        return tf.boolean_mask(v, keep), tf.boolean_mask(bv_t, keep), tf.boolean_mask(bh_t, keep)
+
+    def free_energy_cost(self, v, mask, k=None, noise=None):
+        """Training cost: mean over real frames of F_t(v_t) - F_t(v_t*), v_t* from CD-k.
+
+        Args:
+          v: `[batch, time, n_visible]` frames (0/1 floats), padded after each sequence's end.
+          mask: `[batch, time]`, 1 on real frames.
+          k: Gibbs steps (default `hparams.k_train`).
+          noise: optional pre-drawn uniforms for the chain, see `RBM.gibbs_chain` (N = real frames).
+        Returns:
+          A scalar whose gradient is the CD estimate of the mean negative log-likelihood gradient.
+        """
+        k = self.hparams.k_train if k is None else k
+        frames, bv_t, bh_t = self.frames_and_biases(v, mask)
+        negative = RBM.gibbs_chain(frames, self.W, bv_t, bh_t, k, noise)
+        return RBM.free_energy_cost(frames, negative, self.W, bv_t, bh_t)
+
+    def generate(self, num_steps, primer, k=None):
+        """Samples `num_steps` vectors for each sequence in a batch.
+
+        Args:
+          num_steps: scalar int, vectors to generate.
+          primer: `[batch, prime_time, n_visible]` frames the RNN reads first (prime_time may be 0
+            for an unprimed song); the generated music continues from them.
+          k: Gibbs steps per vector (default `hparams.k_generate`).
+        Returns:
+          `[batch, num_steps, n_visible]` 0/1 samples, not including the primer.
+        """
+        k = self.hparams.k_generate if k is None else k
+        batch = tf.shape(primer)[0]
+        u = tf.tile(self.u0[tf.newaxis], [batch, 1])
+        if primer.shape[1] != 0:
+            u = tf.cond(tf.shape(primer)[1] > 0, lambda: self.rnn_states(primer)[:, -1], lambda: u)
+        v = tf.zeros([batch, self.hparams.n_visible])
+
+        def step(u_prev, v_prev):
+            bv_t = self.bv + tf.matmul(u_prev, self.Wuv)
+            bh_t = self.bh + tf.matmul(u_prev, self.Wuh)
+            # The chain starts from the previous vector, as in the blog post (the tutorial used 0s).
+            v_t = RBM.gibbs_chain(v_prev, self.W, bv_t, bh_t, k)
+            u_t = tf.tanh(self.bu + tf.matmul(v_t, self.Wvu) + tf.matmul(u_prev, self.Wuu))
+            return u_t, v_t
+
+        def body(i, u_prev, v_prev, out):
+            u_t, v_t = step(u_prev, v_prev)
+            return i + 1, u_t, v_t, out.write(i, v_t)
+
+        out = tf.TensorArray(tf.float32, size=num_steps)
+        _, _, _, out = tf.while_loop(lambda i, *_: i < num_steps, body, (tf.constant(0), u, v, out))
+        return tf.transpose(out.stack(), [1, 0, 2])
+
+
+class Adam(tf.Module):
+    """Adam (Kingma & Ba, 2015) over a fixed list of variables, with its state as tf.Variables.
+
+    A few lines of our own rather than a Keras optimizer, so that its moments live in the same
+    `tf.train.Checkpoint` as the model and a resumed run continues exactly where it stopped.
+    """
+
+    def __init__(self, variables, learning_rate=1e-3, beta1=0.9, beta2=0.999, epsilon=1e-8):
+        super().__init__(name="adam")
+        self.learning_rate, self.beta1, self.beta2, self.epsilon = learning_rate, beta1, beta2, epsilon
+        self.step = tf.Variable(0, dtype=tf.int64, name="step")
+        self.m = [tf.Variable(tf.zeros_like(x), name="m") for x in variables]
+        self.v = [tf.Variable(tf.zeros_like(x), name="v") for x in variables]
+
+    def apply(self, grads, variables):
+        self.step.assign_add(1)
+        t = tf.cast(self.step, tf.float32)
+        lr = self.learning_rate * tf.sqrt(1.0 - self.beta2 ** t) / (1.0 - self.beta1 ** t)
+        for g, x, m, v in zip(grads, variables, self.m, self.v):
+            m.assign(self.beta1 * m + (1.0 - self.beta1) * g)
+            v.assign(self.beta2 * v + (1.0 - self.beta2) * tf.square(g))
+            x.assign_sub(lr * m / (tf.sqrt(v) + self.epsilon))
+
+
+class SGD(tf.Module):
+    """Plain gradient descent with a fixed learning rate (the paper's and the tutorial's choice)."""
+
+    def __init__(self, variables, learning_rate=1e-3):
+        super().__init__(name="sgd")
+        self.learning_rate = learning_rate
+        self.step = tf.Variable(0, dtype=tf.int64, name="step")
+
+    def apply(self, grads, variables):
+        self.step.assign_add(1)
+        for g, x in zip(grads, variables):
+            x.assign_sub(self.learning_rate * g)
+
+
+def make_optimizer(name, variables, learning_rate):
+    """`'adam'` or `'sgd'` over `variables`."""
+    if name == "adam":
+        return Adam(variables, learning_rate)
+    if name == "sgd":
+        return SGD(variables, learning_rate)
+    raise ValueError("unknown optimizer {!r}: use 'adam' or 'sgd'".format(name))
+
+
+def make_train_step(model, optimizer, grad_clip=10.0, jit_compile=False):
+    """A `tf.function` doing one update on a padded batch; traced once for every batch and length.
+
+    Gradients are clipped elementwise to +-grad_clip, as in the original repository.
+    Returns:
+      `train_step(v [batch, time, n_visible], mask [batch, time]) -> cost` (a scalar tensor).
+    """
+    variables = model.trainable_variables
+    spec = [tf.TensorSpec([None, None, model.hparams.n_visible], tf.float32),
+            tf.TensorSpec([None, None], tf.float32)]
+
+    @tf.function(input_signature=spec, jit_compile=jit_compile)
+    def train_step(v, mask):
+        with tf.GradientTape() as tape:
+            cost = model.free_energy_cost(v, mask)
+        grads = tape.gradient(cost, variables)
+        optimizer.apply([tf.clip_by_value(g, -grad_clip, grad_clip) for g in grads], variables)
+        return cost
+
+    return train_step
+
+
+def make_sampler(model):
+    """A `tf.function` around `model.generate`, traced once for any batch, primer length and steps."""
+    spec = [tf.TensorSpec([], tf.int32), tf.TensorSpec([None, None, model.hparams.n_visible], tf.float32)]
+    return tf.function(model.generate, input_signature=spec)
+
+
+class CheckpointError(Exception):
+    """A checkpoint is missing, incomplete or does not fit the model asked for."""
+
+
+def hparams_path(prefix):
+    """The JSON file holding a checkpoint's hyperparameters."""
+    return prefix + ".json"
+
+
+def checkpoint_exists(prefix):
+    return os.path.exists(prefix + ".index")
+
+
+def save(prefix, model, **extra):
+    """Writes the model (and any other trackables in `extra`, e.g. optimizer=, epoch=) to `prefix`.
+
+    Files: `<prefix>.index`, `<prefix>.data-*` and `<prefix>.json` (the hyperparameters).
+    """
+    folder = os.path.dirname(prefix)
+    if folder:
+        os.makedirs(folder, exist_ok=True)
+    tf.train.Checkpoint(model=model, **extra).write(prefix)
+    with open(hparams_path(prefix), "w") as f:
+        f.write(model.hparams.to_json() + "\n")
+
+
+def load_hparams(prefix):
+    """The `HParams` stored beside a checkpoint; `CheckpointError` if there is no such checkpoint."""
+    if not checkpoint_exists(prefix):
+        raise CheckpointError("{}: no checkpoint there (expected {}.index); train one first or check "
+                              "the path".format(prefix, prefix))
+    try:
+        with open(hparams_path(prefix)) as f:
+            return HParams.from_dict(json.load(f))
+    except (OSError, ValueError, TypeError) as e:
+        raise CheckpointError("{}: cannot read its hyperparameters ({}); the checkpoint needs the "
+                              "{} written beside it".format(prefix, e, hparams_path(prefix))) from None
+
+
+def restore(prefix, model, **extra):
+    """Reads `prefix` into `model` (and `extra` trackables); `CheckpointError` on a shape mismatch."""
+    if not checkpoint_exists(prefix):
+        load_hparams(prefix)  # raises the missing-checkpoint error
+    try:
+        status = tf.train.Checkpoint(model=model, **extra).read(prefix)
+        status.assert_existing_objects_matched()
+        status.expect_partial()
+    except (ValueError, AssertionError, tf.errors.OpError) as e:
+        message = str(e).strip().splitlines()[0]
+        raise CheckpointError("{}: does not match the model ({}); use a checkpoint made with the same "
+                              "sizes".format(prefix, message)) from None
+
+
+def load(prefix):
+    """Rebuilds the model stored at checkpoint `prefix` from its hyperparameters and weights."""
+    model = RnnRbm(load_hparams(prefix))
+    restore(prefix, model)
+    return model

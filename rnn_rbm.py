@@ -19,9 +19,12 @@ frames and 0s on padding. The hyperparameters live in `HParams`; checkpoints sto
 file beside the weights, so a checkpoint alone is enough to rebuild its model.
 """
 import dataclasses
+import glob
 import json
 import os
+import re
 
+import numpy as np
 import tensorflow as tf
 
 import RBM
@@ -280,6 +283,16 @@ def save(prefix, model, **extra):
         f.write(model.hparams.to_json() + "\n")
 
 
+def epoch_checkpoints(out_dir):
+    """`{epoch: prefix}` of the complete epoch_<n> checkpoints in `out_dir`."""
+    found = {}
+    for index in glob.glob(os.path.join(out_dir, "epoch_*.index")):
+        match = re.fullmatch(r"epoch_(\d+)\.index", os.path.basename(index))
+        if match:
+            found[int(match.group(1))] = index[:-len(".index")]
+    return found
+
+
 def load_hparams(prefix):
     """The `HParams` stored beside a checkpoint; `CheckpointError` if there is no such checkpoint."""
     if not checkpoint_exists(prefix):
@@ -312,3 +325,76 @@ def load(prefix):
     model = RnnRbm(load_hparams(prefix))
     restore(prefix, model)
     return model
+
+
+def split_into_chunks(songs, chunk_length):
+    """Cuts every song `[T_i, n_visible]` into consecutive pieces of at most `chunk_length` steps.
+
+    Training back-propagates through one piece at a time, each starting from u0, as the paper and
+    the original repository did with 100-step pieces. A `chunk_length` of 0 keeps songs whole.
+    """
+    if chunk_length <= 0:
+        return list(songs)
+    return [song[i:i + chunk_length] for song in songs for i in range(0, len(song), chunk_length)]
+
+
+def pad_batch(sequences, n_visible):
+    """Stacks sequences of different lengths into `(v [batch, time, n_visible], mask [batch, time])`,
+    padding with zeros after each sequence's end."""
+    length = max(len(s) for s in sequences)
+    v = np.zeros((len(sequences), length, n_visible), np.float32)
+    mask = np.zeros((len(sequences), length), np.float32)
+    for i, s in enumerate(sequences):
+        v[i, :len(s)] = s
+        mask[i, :len(s)] = 1.0
+    return v, mask
+
+
+def batches(chunks, batch_size, rng=None):
+    """Yields padded batches `(v, mask)` of `batch_size` chunks.
+
+    Chunks of similar length go together (sorted by length, then the batches are shuffled with
+    `rng` when given), so little work is spent on padding.
+    """
+    order = sorted(range(len(chunks)), key=lambda i: len(chunks[i]))
+    groups = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+    if rng is not None:
+        rng.shuffle(groups)
+    n_visible = chunks[0].shape[1]
+    for group in groups:
+        yield pad_batch([chunks[i] for i in group], n_visible)
+
+
+def paper_hparams(**overrides):
+    """The paper's benchmark setting: 88 piano keys (MIDI 21..108), one frame per RBM, no
+    articulation half, 150 hidden and 100 recurrent units."""
+    values = dict(n_hidden=150, n_hidden_recurrent=100, lowest_note=21, highest_note=109,
+                  num_timesteps=1, articulation=False)
+    values.update(overrides)
+    return HParams(**values)
+
+
+def load_songs(hparams, midi_dir=None, dataset=None, split="train"):
+    """The training material as a list of float32 arrays `[T_i, n_visible]`.
+
+    Either every MIDI file in `midi_dir` (note-state matrices with `hparams.num_timesteps` frames per
+    vector), or one split of a benchmark file in the paper's format (`dataset`, .json or .pickle),
+    whose frames are 88-key piano rolls. Raises FileNotFoundError, midi_manipulation.MidiFileError or
+    ValueError with a one-line message naming the path.
+    """
+    import midi_manipulation  # imported here so the model itself does not depend on mido
+
+    if dataset is not None:
+        if hparams.n_visible != 88 or hparams.lowest_note != 21:
+            raise ValueError("{}: benchmark frames are 88 keys from MIDI 21, but the model has {} "
+                             "visible units from {}; use the paper setting".format(
+                                 dataset, hparams.n_visible, hparams.lowest_note))
+        songs = midi_manipulation.load_benchmark(dataset)[split]
+        return [np.asarray(s, np.float32) for s in songs if len(s)]
+    if not hparams.articulation or (hparams.lowest_note, hparams.highest_note) != (
+            midi_manipulation.lowerBound, midi_manipulation.upperBound):
+        raise ValueError("{}: MIDI folders are read as [play | articulate] over MIDI {}..{}; this "
+                         "model uses another layout, train it with --dataset".format(
+                             midi_dir, midi_manipulation.lowerBound, midi_manipulation.upperBound - 1))
+    songs = midi_manipulation.get_songs(midi_dir, num_timesteps=hparams.num_timesteps)
+    return [s.astype(np.float32) for s in songs]

@@ -1,0 +1,107 @@
+"""Pre-trains the RBM weights (W, bv, bh) of an RNN-RBM with contrastive divergence.
+
+The RNN matrices start as small normals; the RBM part starts from an RBM fitted to every vector of
+the training songs, which gives the RNN-RBM a sensible prior over chords before it learns time.
+
+    python weight_initializations.py                      # Pop_Music_Midi/, the original's settings
+    python weight_initializations.py --epochs 20 --out parameter_checkpoints/init_small
+    python weight_initializations.py --dataset ../shared/data/jsb_chorales.json \
+        --out parameter_checkpoints/jsb/initialized       # the paper's 88-key setting
+
+Writes `<out>.index`, `<out>.data-*` and `<out>.json` (the hyperparameters).
+"""
+import argparse
+import sys
+import time
+
+import numpy as np
+import tensorflow as tf
+from tqdm import tqdm
+
+import RBM
+import rnn_rbm
+
+# Defaults: those of the original repository.
+MIDI_DIR = "Pop_Music_Midi"                      # folder of training songs
+OUT = "parameter_checkpoints/initialized"        # checkpoint prefix written
+EPOCHS = 100                                     # passes over the songs
+LEARNING_RATE = 0.01                             # CD step size
+CD_K = 1                                         # Gibbs steps of the negative phase
+SEED = 0                                         # seeds the initial weights and the Gibbs chains
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--data", default=MIDI_DIR, help="folder of .mid files to train on (default %(default)s)")
+    p.add_argument("--dataset", help="a benchmark file (.json/.pickle, train split) instead of MIDI; "
+                   "selects the paper's 88-key setting")
+    p.add_argument("--out", default=OUT, help="checkpoint prefix to write (default %(default)s)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing checkpoint at --out")
+    p.add_argument("--epochs", type=int, default=EPOCHS, help="passes over the data (default %(default)s)")
+    p.add_argument("--lr", type=float, default=LEARNING_RATE, help="CD learning rate (default %(default)s)")
+    p.add_argument("--k", type=int, default=CD_K, help="Gibbs steps per CD update (default %(default)s)")
+    p.add_argument("--n_hidden", type=int, help="RBM hidden units (default 50; 150 with --dataset)")
+    p.add_argument("--n_hidden_recurrent", type=int, help="RNN units (default 100)")
+    p.add_argument("--num_timesteps", type=int, help="16th-note frames per RBM vector (default 5)")
+    p.add_argument("--seed", type=int, default=SEED, help="random seed (default %(default)s)")
+    return p.parse_args(argv)
+
+
+def hparams_from_args(args):
+    """Hyperparameters: the original's for MIDI, the paper's for a benchmark, flags override."""
+    overrides = {name: getattr(args, name) for name in ("n_hidden", "n_hidden_recurrent", "num_timesteps")
+                 if getattr(args, name) is not None}
+    if args.dataset:
+        return rnn_rbm.paper_hparams(**overrides)
+    return rnn_rbm.HParams(**overrides)
+
+
+def make_cd_step(model, k, lr):
+    """A `tf.function` applying one CD-k update of W, bv, bh on a batch `[N, n_visible]`."""
+    spec = [tf.TensorSpec([None, model.hparams.n_visible], tf.float32)]
+
+    @tf.function(input_signature=spec)
+    def cd_step(v):
+        deltas = RBM.cd_update(v, model.W, model.bv, model.bh, k=k, lr=lr)
+        for variable, delta in zip(model.rbm_variables, deltas):
+            variable.assign_add(delta)
+        # Squared reconstruction error of p(v | h(v)): a progress signal, not the objective.
+        recon = RBM.visible_probs(RBM.hidden_probs(v, model.W, model.bh), model.W, model.bv)
+        return tf.reduce_mean(tf.reduce_sum(tf.square(v - recon), axis=1))
+
+    return cd_step
+
+
+def pretrain(model, songs, epochs, k, lr):
+    """CD-k on the vectors of `songs`, one song per update as in the original; returns the last
+    epoch's mean reconstruction error."""
+    cd_step = make_cd_step(model, k, lr)
+    error = float("nan")
+    for epoch in tqdm(range(1, epochs + 1), desc="pre-training", unit="epoch"):
+        errors = [float(cd_step(song)) for song in songs]
+        error = float(np.mean(errors))
+    return error
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if rnn_rbm.checkpoint_exists(args.out) and not args.force:
+        sys.exit("error: {} already holds a checkpoint; pass --force to overwrite it or choose "
+                 "another --out".format(args.out))
+    hparams = hparams_from_args(args)
+    try:
+        songs = rnn_rbm.load_songs(hparams, midi_dir=args.data, dataset=args.dataset)
+    except (OSError, ValueError) as e:
+        sys.exit("error: {}".format(e))
+    tf.random.set_seed(args.seed)
+    model = rnn_rbm.RnnRbm(hparams, seed=args.seed)
+    print("{} songs, {} vectors of {} units; RBM with {} hidden units".format(
+        len(songs), sum(len(s) for s in songs), hparams.n_visible, hparams.n_hidden))
+    start = time.time()
+    error = pretrain(model, songs, args.epochs, args.k, args.lr)
+    rnn_rbm.save(args.out, model)
+    print("reconstruction error {:.4f}  {:.1f} s  saved {}".format(error, time.time() - start, args.out))
+
+
+if __name__ == "__main__":
+    main()

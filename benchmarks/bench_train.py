@@ -1,0 +1,138 @@
+"""Training speed of the RNN-RBM: batched, and song at a time as the original repository did.
+
+    python benchmarks/bench_train.py                        # both settings
+    python benchmarks/bench_train.py --setting jsb          # the paper's setting on JSB Chorales
+    python benchmarks/bench_train.py --setting pop --midi-dir some/folder/of/midis
+
+For each setting it prints frames per second and seconds per epoch of (a) batched training, many
+sequences per step padded to a common length with a mask, and (b) one sequence per step in
+chunks of at most `--chunk` vectors, as the original repository's loop; then their ratio, the
+useful GFLOP/s of each against a large matmul measured in the same process, and the peak memory.
+Both runs use the same model code and one traced step each (the step's input_signature has None
+for batch and time, so no length re-traces).
+"""
+import argparse
+import os
+import time
+
+import numpy as np
+
+import common
+import rnn_rbm
+
+DEFAULTS = dict(
+    batch_size=64,       # sequences (chunks) per batched step
+    chunk=100,           # longest sequence a step sees, in RBM vectors; longer songs are cut
+    epochs=3,            # timed epochs of batched training (one more, untimed, traces it)
+    song_epochs=1,       # timed epochs of the song-at-a-time loop
+    optimizer="adam",    # 'adam' or 'sgd'
+    learning_rate=1e-3,  # step size
+)
+
+
+def chunks(songs, length):
+    """Every song cut into consecutive pieces of at most `length` vectors."""
+    return [song[i:i + length] for song in songs for i in range(0, len(song), length)]
+
+
+def padded_batches(pieces, batch_size):
+    """Pieces sorted by length and grouped `batch_size` at a time, so padding stays small.
+
+    Returns:
+      list of `(v [batch, time, n_visible], mask [batch, time])` float32 numpy pairs.
+    """
+    pieces = sorted(pieces, key=len)
+    batches = []
+    for start in range(0, len(pieces), batch_size):
+        group = pieces[start:start + batch_size]
+        longest = max(len(p) for p in group)
+        v = np.zeros([len(group), longest, group[0].shape[1]], np.float32)
+        mask = np.zeros([len(group), longest], np.float32)
+        for i, piece in enumerate(group):
+            v[i, :len(piece)] = piece
+            mask[i, :len(piece)] = 1.0
+        batches.append((v, mask))
+    return batches
+
+
+def macs_per_frame(hparams):
+    """Multiply-adds one real frame costs in a training step (elementwise work not counted).
+
+    Gibbs chain: k steps of v W and h W^T. Free energies of the data and of the sample: v W each,
+    and the same again in the backward pass for dF/dW. RNN: v Wvu, u Wuu, u Wuv, u Wuh forward;
+    backward, one product for each weight gradient plus one for the gradient reaching u (not for
+    Wvu, whose input v is data).
+    """
+    v, h, u = hparams.n_visible, hparams.n_hidden, hparams.n_hidden_recurrent
+    chain = hparams.k_train * 2 * v * h
+    free_energies = 2 * v * h + 2 * v * h
+    rnn_forward = v * u + u * u + u * v + u * h
+    rnn_backward = v * u + 2 * (u * u + u * v + u * h)
+    return chain + free_energies + rnn_forward + rnn_backward
+
+
+def run_epochs(step, batches, epochs):
+    """Seconds per epoch of `step` over `batches`, after one untimed epoch that traces it."""
+    for v, mask in batches:
+        step(v, mask)
+    start = time.perf_counter()
+    for _ in range(epochs):
+        for v, mask in batches:
+            cost = step(v, mask)
+    cost.numpy()  # waits for the last step
+    return (time.perf_counter() - start) / epochs
+
+
+def new_step(hparams, args, jit_compile):
+    model = rnn_rbm.RnnRbm(hparams, seed=0)
+    optimizer = rnn_rbm.make_optimizer(args.optimizer, model.trainable_variables, args.learning_rate)
+    return rnn_rbm.make_train_step(model, optimizer, jit_compile=jit_compile)
+
+
+def bench_setting(name, hparams, songs, args, peak):
+    pieces = chunks(songs, args.chunk)
+    frames = sum(len(p) for p in pieces)
+    flop = 2.0 * macs_per_frame(hparams) * frames
+    batched = padded_batches(pieces, args.batch_size)
+    one_by_one = [(p[np.newaxis], np.ones([1, len(p)], np.float32)) for p in pieces]
+    padded = sum(v.shape[0] * v.shape[1] for v, _ in batched)
+    print("{}: {} songs, {} frames, n_visible={} n_hidden={} k={}, {:.2f} MFLOP a frame".format(
+        name, len(songs), frames, hparams.n_visible, hparams.n_hidden, hparams.k_train,
+        flop / frames / 1e6))
+    print("  batched: {} steps of up to {} sequences, {:.1%} padding".format(
+        len(batched), args.batch_size, 1.0 - frames / padded))
+
+    batch_s = run_epochs(new_step(hparams, args, args.jit), batched, args.epochs)
+    rss = common.peak_rss_gib()
+    song_s = run_epochs(new_step(hparams, args, False), one_by_one, args.song_epochs)
+    for label, seconds in (("batched", batch_s), ("song-at-a-time", song_s)):
+        print("  {:<15} {:>9,.0f} frames/s  {:7.3f} s/epoch  {:5.1f} GFLOP/s = {:4.0%} of peak".format(
+            label, frames / seconds, seconds, flop / seconds / 1e9, flop / seconds / 1e9 / peak))
+    print("  ratio batched / song-at-a-time: {:.1f}x".format(song_s / batch_s))
+    print("  peak memory after batched training (ru_maxrss of the process): {:.2f} GiB".format(rss))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    common.add_data_flags(parser)
+    parser.add_argument("--batch-size", type=int, default=DEFAULTS["batch_size"])
+    parser.add_argument("--chunk", type=int, default=DEFAULTS["chunk"])
+    parser.add_argument("--epochs", type=int, default=DEFAULTS["epochs"])
+    parser.add_argument("--song-epochs", type=int, default=DEFAULTS["song_epochs"])
+    parser.add_argument("--optimizer", default=DEFAULTS["optimizer"], choices=["adam", "sgd"])
+    parser.add_argument("--learning-rate", type=float, default=DEFAULTS["learning_rate"])
+    parser.add_argument("--jit", action="store_true", help="compile the batched step with XLA")
+    args = parser.parse_args()
+
+    # Other processes on the machine slow every figure down; the load average says how busy it was.
+    print("load average before: {:.1f} {:.1f} {:.1f}".format(*os.getloadavg()))
+    peak = common.peak_matmul_gflops()
+    print("peak: {:.1f} GFLOP/s ({n}x{n} float32 matmul, best of {r})".format(
+        peak, n=common.PEAK_MATMUL_SIZE, r=common.PEAK_MATMUL_REPEATS))
+    for name, hparams, songs in common.settings(args):
+        bench_setting(name, hparams, songs, args, peak)
+    print("load average after: {:.1f} {:.1f} {:.1f}".format(*os.getloadavg()))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,355 @@
+"""Scores a trained RNN-RBM on a polyphonic benchmark split, as in Table 1 of the paper.
+
+    python rnn_rbm_evaluate.py CHECKPOINT --dataset ../shared/data/jsb_chorales.json [--split test]
+
+CHECKPOINT is the prefix written by `rnn_rbm.save` (e.g. `/tmp/jsb/best`); the model must have the
+paper's 88 visible units (MIDI 21..108, one frame per RBM, no articulation half). Two figures are
+printed beside the paper's RNN-RBM row for that dataset:
+
+* LL: the mean over every time step of the split of log p(v_t | v_<t) in nats. Each step is a
+  conditional RBM, so log p(v_t | v_<t) = -F_t(v_t) - log Z_t, with log Z_t estimated by annealed
+  importance sampling (Salakhutdinov & Murray 2008), 100 runs per step as in the paper.
+  The average is over time steps, not over sequences: long sequences weigh more, as in the paper.
+* ACC: the expected frame-level accuracy of Bay et al. (2009), TP / (TP + FP + FN), of frames
+  sampled from the model given the true frames before them; the counts are summed over every
+  frame of the split and every sample before the ratio is taken.
+
+AIS is the slow part: runs x betas x time steps Gibbs steps, about 0.2 s per time step at the
+defaults on 2 CPU cores (JSB test: 4725 steps). With the base-rate base model (see below) the
+estimate settles fast: on 96 JSB valid steps of a trained model, 100 / 300 / 1000 betas gave
+-7.975 / -7.969 / -7.971 nats per step (mean of two seeds, seeds differing by under 0.01), so
+`--ais-betas 300` is a fair quick setting and `--max-sequences 10` a quicker one.
+"""
+import argparse
+import os
+import sys
+import time
+
+import numpy as np
+import tensorflow as tf
+
+import RBM
+import midi_manipulation
+import rnn_rbm
+
+SPLIT = "test"           # the split scored; model selection belongs to "valid", never to "test"
+AIS_RUNS = 100           # AIS runs per conditional RBM, as in the paper
+AIS_BETAS = 1000         # intermediate distributions (14500 gives Salakhutdinov & Murray's own schedule)
+ACC_SAMPLES = 10         # sampled predictions of each frame that the ACC counts are summed over
+FRAMES_PER_BATCH = 128   # conditional RBMs processed together (memory ~ frames x runs x n_hidden)
+SEED = 1234              # seeds TensorFlow's and numpy's random draws
+
+# Table 1 of the paper, RNN-RBM row: (name, LL per time step in nats, ACC in %).
+PAPER_RNN_RBM = {
+    "piano": ("Piano-midi.de", -7.09, 28.92),
+    "nottingham": ("Nottingham", -2.39, 75.40),
+    "muse": ("MuseData", -6.01, 34.02),
+    "jsb": ("JSB Chorales", -6.27, 33.12),
+}
+RANDOM_LL = -midi_manipulation.BENCHMARK_KEYS * np.log(2.0)  # every frame equally likely: -61.00
+
+# ---------------------------------------------------------------------------------------------
+# Annealed importance sampling of log Z for a batch of RBMs sharing W.
+#
+# Distribution k interpolates the energies of a base model A and the RBM B, hidden units summed out:
+#     log f_k(v) = (1 - beta_k) v.a + beta_k v.bv + sum_j softplus(beta_k (v W + bh)_j)
+# At beta = 1 this is exp(-F(v)), the RBM itself. At beta = 0 the visible units are independent with
+# biases a and the hidden units are fair coins, so Z_0 = prod_i (1 + e^a_i) * 2^n_hidden is exact and
+# v can be drawn exactly. Every f_k is an RBM, so block Gibbs sampling at beta_k leaves it invariant,
+# as AIS requires. The base is Salakhutdinov & Murray's "base-rate" model: a is set so that the base
+# has the RBM's own visible marginals (here from mean field, since there is no data per conditional
+# RBM). With a = bv instead (W = 0), a trained RBM's strongly negative visible biases make the base
+# almost always silent while the RBM plays chords, and 300 betas gave estimates off by several nats.
+# ---------------------------------------------------------------------------------------------
+
+MEAN_FIELD_STEPS = 30  # fixed-point iterations for the base model's marginals
+
+
+def ais_betas(num_betas):
+    """The inverse temperatures 0 = beta_0 < ... < beta_K = 1, with K = `num_betas`.
+
+    Salakhutdinov & Murray's piecewise-linear spacing, scaled: K/29 steps on [0, 0.5], 8K/29 on
+    [0.5, 0.9] and 20K/29 on [0.9, 1], so that K = 14500 is exactly their 500 / 4000 / 10000. Most
+    steps go near beta = 1, where the distribution changes fastest for a trained RBM.
+
+    Returns:
+      float32 array `[num_betas + 1]`.
+    """
+    if num_betas < 29:
+        return np.linspace(0.0, 1.0, num_betas + 1, dtype=np.float32)
+    low, mid = round(num_betas / 29), round(8 * num_betas / 29)
+    high = num_betas - low - mid
+    pieces = [np.linspace(0.0, 0.5, low, endpoint=False), np.linspace(0.5, 0.9, mid, endpoint=False),
+              np.linspace(0.9, 1.0, high + 1)]
+    return np.concatenate(pieces).astype(np.float32)
+
+
+def base_visible_biases(W, bv, bh):
+    """Visible biases `[N, n_visible]` of a factorial model with (about) each RBM's marginals.
+
+    Mean field: mu = sigmoid(bv + W sigmoid(mu W + bh)) iterated from sigmoid(bv); clipped to
+    [0.001, 0.999] so that no state is all but impossible under the base (AIS needs the base to
+    cover the RBM; a too-narrow base shows up as high variance, a broad one only costs betas).
+    """
+    mu = tf.sigmoid(bv)
+    for _ in range(MEAN_FIELD_STEPS):
+        mu = RBM.visible_probs(RBM.hidden_probs(mu, W, bh), W, bv)
+    mu = tf.clip_by_value(mu, 0.001, 0.999)
+    return tf.math.log(mu) - tf.math.log1p(-mu)
+
+
+def _bernoulli(probs, seed):
+    """0/1 draws with probabilities `probs`, a pure function of `seed` ([2] int32)."""
+    return tf.cast(tf.random.stateless_uniform(tf.shape(probs), seed) < probs, probs.dtype)
+
+
+@tf.function(input_signature=[tf.TensorSpec([None, None], tf.float32),
+                              tf.TensorSpec([None, None], tf.float32),
+                              tf.TensorSpec([None, None], tf.float32),
+                              tf.TensorSpec([None], tf.float32),
+                              tf.TensorSpec([], tf.int32),
+                              tf.TensorSpec([2], tf.int32)])
+def ais_log_partition(W, bv, bh, betas, num_runs, seed):
+    """AIS estimates of log Z for N RBMs that share `W` but have their own biases.
+
+    Args:
+      W: `[n_visible, n_hidden]`.
+      bv: `[N, n_visible]`, bh: `[N, n_hidden]`: row i holds the biases of RBM i.
+      betas: `[K + 1]` increasing from 0 to 1 (see `ais_betas`).
+      num_runs: independent AIS runs per RBM, all done at once.
+      seed: `[2]` int32; the estimates are a deterministic function of it.
+    Returns:
+      `[N]` estimates log mean_r w_r. Each w_r is an unbiased estimate of Z, so the log is biased
+      low on average (Jensen); the log-likelihoods built from it are slightly optimistic.
+    """
+    n, n_hidden = tf.shape(bv)[0], tf.shape(W)[1]
+    base = base_visible_biases(W, bv, bh)
+    base_runs = tf.repeat(base, num_runs, axis=0)  # [N * runs, n_visible], RBM i's runs adjacent
+    bv_runs = tf.repeat(bv, num_runs, axis=0)      # [N * runs, n_visible]
+    bh_runs = tf.repeat(bh, num_runs, axis=0)      # [N * runs, n_hidden]
+    fold = tf.random.experimental.stateless_fold_in
+    v = _bernoulli(tf.sigmoid(base_runs), fold(seed, 0))  # exact draws from the beta = 0 model
+    log_w = tf.zeros([n * num_runs])
+
+    def step(k, v, log_w):
+        x = tf.matmul(v, W) + bh_runs  # [N * runs, n_hidden], the hidden units' input at beta = 1
+        hidden = tf.nn.softplus(betas[k] * x) - tf.nn.softplus(betas[k - 1] * x)
+        visible = (betas[k] - betas[k - 1]) * (v * (bv_runs - base_runs))
+        log_w += tf.reduce_sum(hidden, -1) + tf.reduce_sum(visible, -1)
+        h = _bernoulli(tf.sigmoid(betas[k] * x), fold(seed, 2 * k))
+        v_input = base_runs + betas[k] * (bv_runs - base_runs + tf.matmul(h, W, transpose_b=True))
+        return k + 1, _bernoulli(tf.sigmoid(v_input), fold(seed, 2 * k + 1)), log_w
+
+    num_steps = tf.shape(betas)[0]
+    _, _, log_w = tf.while_loop(lambda k, *_: k < num_steps, step, (tf.constant(1), v, log_w))
+    log_z0 = tf.reduce_sum(tf.nn.softplus(base), -1) + tf.cast(n_hidden, tf.float32) * np.log(2.0)
+    log_w = tf.reshape(log_w, [n, num_runs])
+    return log_z0 + tf.reduce_logsumexp(log_w, -1) - tf.math.log(tf.cast(num_runs, tf.float32))
+
+
+def log_likelihoods(W, frames, bv, bh, betas, num_runs, batch, seed=0):
+    """log p(v_t | v_<t) = -F_t(v_t) - log Z_t of every frame, log Z_t by AIS.
+
+    Args:
+      W: `[n_visible, n_hidden]`; frames, bv: `[N, n_visible]`; bh: `[N, n_hidden]` (numpy).
+      betas: `[K + 1]` AIS schedule; num_runs: AIS runs per frame; batch: frames per AIS call.
+      seed: int; the result depends only on it and the inputs.
+    Returns:
+      float64 array `[N]`, nats.
+    """
+    out = []
+    for i in range(0, len(frames), batch):
+        rows = slice(i, i + batch)
+        log_z = ais_log_partition(W, bv[rows], bh[rows], betas, num_runs, [seed, i])
+        out.append(-RBM.free_energy(frames[rows], W, bv[rows], bh[rows]).numpy() - log_z.numpy())
+    return np.concatenate(out).astype(np.float64)
+
+
+# ---------------------------------------------------------------------------------------------
+# Expected frame-level accuracy (Bay, Ehmann & Downie 2009).
+# ---------------------------------------------------------------------------------------------
+
+
+def frame_counts(predicted, target):
+    """True positives, false positives and false negatives, summed over all rows.
+
+    Args:
+      predicted, target: 0/1 arrays of the same shape `[..., n_visible]`.
+    Returns:
+      `(tp, fp, fn)` as Python ints.
+    """
+    predicted, target = np.asarray(predicted) > 0.5, np.asarray(target) > 0.5
+    return (int(np.sum(predicted & target)), int(np.sum(predicted & ~target)),
+            int(np.sum(~predicted & target)))
+
+
+def accuracy(tp, fp, fn):
+    """TP / (TP + FP + FN); 1.0 when there is nothing to find and nothing was predicted."""
+    total = tp + fp + fn
+    return tp / total if total else 1.0
+
+
+def make_frame_predictor(n_visible, n_hidden):
+    """A `tf.function` drawing sampled predictions of frames from their conditional RBMs.
+
+    Built for one model size because the Gibbs chain needs W's shape when it is traced.
+    Returns:
+      `predict(W [n_visible, n_hidden], start [N, n_visible], bv [N, n_visible], bh [N, n_hidden],
+      num_samples, k) -> [N, num_samples, n_visible]`: 0/1 samples, each the end of a `k`-step Gibbs
+      chain started from that frame's row of `start`.
+    """
+    spec = [tf.TensorSpec([n_visible, n_hidden], tf.float32), tf.TensorSpec([None, n_visible], tf.float32),
+            tf.TensorSpec([None, n_visible], tf.float32), tf.TensorSpec([None, n_hidden], tf.float32),
+            tf.TensorSpec([], tf.int32), tf.TensorSpec([], tf.int32)]
+
+    @tf.function(input_signature=spec)
+    def predict(W, start, bv, bh, num_samples, k):
+        def rows(x):
+            return tf.repeat(x, num_samples, axis=0)  # [N * num_samples, ...], a frame's copies adjacent
+
+        v = RBM.gibbs_chain(rows(start), W, rows(bv), rows(bh), k)
+        return tf.reshape(v, [tf.shape(start)[0], num_samples, n_visible])
+
+    return predict
+
+
+def accuracy_counts(W, frames, previous, bv, bh, num_samples, k, batch):
+    """Summed `(tp, fp, fn)` of `num_samples` predictions of every frame against the true frame.
+
+    Each chain starts from the true previous frame (zeros for a sequence's first frame). It is
+    known at time t, and music mostly holds notes from one frame to the next, so a short chain
+    starts near where the conditional RBM puts its mass; it is also how `RnnRbm.generate` starts.
+    """
+    predict = make_frame_predictor(*W.shape)
+    tp = fp = fn = 0
+    for i in range(0, len(frames), batch):
+        rows = slice(i, i + batch)
+        guesses = predict(W, previous[rows], bv[rows], bh[rows], num_samples, k).numpy()
+        counts = frame_counts(guesses, frames[rows][:, None, :])
+        tp, fp, fn = tp + counts[0], fp + counts[1], fn + counts[2]
+    return tp, fp, fn
+
+
+# ---------------------------------------------------------------------------------------------
+# The script.
+# ---------------------------------------------------------------------------------------------
+
+
+def conditional_rows(model, rolls):
+    """Every frame of `rolls` with what the model conditions it on, as rows of numpy arrays.
+
+    Args:
+      model: an `rnn_rbm.RnnRbm` with 88 visible units.
+      rolls: list of `[T_i, 88]` piano rolls (empty ones are skipped).
+    Returns:
+      `(frames [N, 88], previous [N, 88], bv [N, 88], bh [N, n_hidden])`, N = total time steps;
+      `previous` is the frame before (zeros at a sequence's start), bv/bh the RBM biases at that
+      step, computed from the true frames before it.
+    """
+    spec = tf.TensorSpec([None, None, model.hparams.n_visible], tf.float32)
+    biases = tf.function(model.conditional_biases, input_signature=[spec])
+    parts = []
+    for roll in rolls:
+        if len(roll) == 0:
+            continue
+        v = np.asarray(roll, np.float32)
+        bv_t, bh_t = biases(v[None])
+        previous = np.concatenate([np.zeros_like(v[:1]), v[:-1]])
+        parts.append((v, previous, bv_t.numpy()[0], bh_t.numpy()[0]))
+    return tuple(np.concatenate(column) for column in zip(*parts))
+
+
+def paper_row(dataset_path):
+    """`(name, LL, ACC %)` of the paper's RNN-RBM for the dataset named by the file, or None."""
+    name = os.path.basename(dataset_path).lower()
+    for key, row in PAPER_RNN_RBM.items():
+        if key in name:
+            return row
+    return None
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("checkpoint", help="checkpoint prefix written by rnn_rbm.save (e.g. /tmp/jsb/best)")
+    parser.add_argument("--dataset", required=True,
+                        help="benchmark file in the paper's format, .json or .pickle")
+    parser.add_argument("--split", default=SPLIT, choices=midi_manipulation.BENCHMARK_SPLITS,
+                        help="split to score (default %(default)s)")
+    parser.add_argument("--max-sequences", type=int, default=0,
+                        help="score only the first N sequences of the split (0 = all)")
+    parser.add_argument("--ais-runs", type=int, default=AIS_RUNS,
+                        help="AIS runs per time step (default %(default)s, as in the paper)")
+    parser.add_argument("--ais-betas", type=int, default=AIS_BETAS,
+                        help="AIS intermediate distributions, spaced as Salakhutdinov & Murray's "
+                             "500/4000/10000 scaled to this total (default %(default)s)")
+    parser.add_argument("--acc-samples", type=int, default=ACC_SAMPLES,
+                        help="sampled predictions per frame for ACC (default %(default)s)")
+    parser.add_argument("--acc-gibbs", type=int, default=None,
+                        help="Gibbs steps per sampled prediction (default: the model's k_generate)")
+    parser.add_argument("--batch", type=int, default=FRAMES_PER_BATCH,
+                        help="time steps processed together (default %(default)s)")
+    parser.add_argument("--seed", type=int, default=SEED, help="random seed (default %(default)s)")
+    args = parser.parse_args(argv)
+    for flag in ("ais_runs", "ais_betas", "acc_samples", "batch"):
+        if getattr(args, flag) < 1:
+            parser.error("--{} must be at least 1".format(flag.replace("_", "-")))
+    return args
+
+
+def load_inputs(args):
+    """The model and the split's piano rolls; exits with a one-line message if either is unusable."""
+    try:
+        model = rnn_rbm.load(args.checkpoint)
+        rolls = midi_manipulation.load_benchmark(args.dataset)[args.split]
+    except (rnn_rbm.CheckpointError, midi_manipulation.BenchmarkError) as e:
+        sys.exit("error: {}".format(e))
+    hp = model.hparams
+    if hp.n_visible != midi_manipulation.BENCHMARK_KEYS or hp.lowest_note != midi_manipulation.BENCHMARK_LOWEST:
+        sys.exit("error: {}: the model has {} visible units from MIDI {}, the benchmarks need 88 from "
+                 "MIDI 21; train it with --dataset (the paper setting)".format(
+                     args.checkpoint, hp.n_visible, hp.lowest_note))
+    if args.max_sequences > 0:
+        rolls = rolls[:args.max_sequences]
+    if not sum(len(r) for r in rolls):
+        sys.exit("error: {}: split {!r} has no time steps; pick another split".format(args.dataset, args.split))
+    return model, rolls
+
+
+def print_table(dataset, ll, acc):
+    """Our figures beside the paper's RNN-RBM row and the random baseline."""
+    paper = paper_row(dataset)
+    print("{:<22}{:>10}{:>10}".format("", "LL", "ACC %"))
+    print("{:<22}{:>10.2f}{:>10.2f}".format("this model", ll, 100 * acc))
+    if paper:
+        print("{:<22}{:>10.2f}{:>10.2f}".format("paper RNN-RBM", paper[1], paper[2]))
+    print("{:<22}{:>10.2f}{:>10}".format("random (-88 ln 2)", RANDOM_LL, "-"))
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    tf.random.set_seed(args.seed)
+    np.random.seed(args.seed)
+    model, rolls = load_inputs(args)
+    frames, previous, bv, bh = conditional_rows(model, rolls)
+    W = model.W.numpy()
+    print("{} on {} [{}]: {} sequences, {} time steps".format(
+        args.checkpoint, args.dataset, args.split, len(rolls), len(frames)))
+
+    start = time.time()
+    betas = ais_betas(args.ais_betas)
+    ll = log_likelihoods(W, frames, bv, bh, betas, args.ais_runs, args.batch, args.seed)
+    print("LL   {:.3f} nats per time step   (AIS: {} runs, {} betas; {:.0f} s)".format(
+        ll.mean(), args.ais_runs, args.ais_betas, time.time() - start))
+
+    start = time.time()
+    k = model.hparams.k_generate if args.acc_gibbs is None else args.acc_gibbs
+    tp, fp, fn = accuracy_counts(W, frames, previous, bv, bh, args.acc_samples, k, args.batch)
+    acc = accuracy(tp, fp, fn)
+    print("ACC  {:.2f} %   (TP {} FP {} FN {}; {} samples per frame, {} Gibbs steps; {:.0f} s)".format(
+        100 * acc, tp, fp, fn, args.acc_samples, k, time.time() - start))
+    print_table(args.dataset, ll.mean(), acc)
+    return ll.mean(), acc
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,164 @@
+"""Tests for the benchmark loader and rnn_rbm_evaluate: AIS, frame accuracy, the script end to end."""
+import json
+import os
+import pickle
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import RBM
+import midi_manipulation
+import rnn_rbm
+import rnn_rbm_evaluate as ev
+from midi_manipulation import BenchmarkError, load_benchmark
+
+# A tiny benchmark: pitch 21 is column 0, 108 is column 87; valid's first step is silence.
+TINY = {"train": [[[60, 64, 67], [21, 108]], [[62]]],
+        "valid": [[[], [48, 50]]],
+        "test": [[[60], [60, 72], [72]]]}
+
+
+def test_load_benchmark_json_and_pickle_agree_with_hand_built_rolls(tmp_path):
+    (tmp_path / "tiny.json").write_text(json.dumps(TINY))
+    with open(tmp_path / "tiny.pickle", "wb") as f:
+        pickle.dump(TINY, f, protocol=2)  # the protocol of the original Python 2 files
+    for name in ("tiny.json", "tiny.pickle"):
+        rolls = load_benchmark(str(tmp_path / name))
+        assert [len(rolls[s]) for s in ("train", "valid", "test")] == [2, 1, 1]
+        first = rolls["train"][0]
+        assert first.shape == (2, 88) and first.dtype == np.uint8
+        assert np.flatnonzero(first[0]).tolist() == [39, 43, 46]
+        assert np.flatnonzero(first[1]).tolist() == [0, 87]
+        assert rolls["valid"][0][0].sum() == 0
+        assert np.flatnonzero(rolls["valid"][0][1]).tolist() == [27, 29]
+        assert rolls["test"][0].sum() == 4
+
+
+class Payload:
+    """Unpickling this would run `os.system`."""
+
+    def __reduce__(self):
+        return (os.system, ("echo should-not-run",))
+
+
+@pytest.mark.parametrize("payload", [Payload(), {"train": [], "valid": [], "test": [[[60]]], "x": Payload()},
+                                     {"train": np.int64(3)}])
+def test_pickle_naming_any_object_is_refused(tmp_path, payload):
+    path = tmp_path / "evil.pkl"
+    path.write_bytes(pickle.dumps(payload))
+    with pytest.raises(BenchmarkError, match=r"evil\.pkl: .*only lists, dicts and numbers") as err:
+        load_benchmark(str(path))
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("data, message", [
+    ([1, 2], "not a dict of splits"),
+    ({"train": [], "valid": []}, "no test split"),
+    ({"train": [[[60, 109]]], "valid": [], "test": []}, "step 0 holds 109, not a MIDI pitch"),
+    ({"train": [[[60, True]]], "valid": [], "test": []}, "holds True"),
+    ({"train": [[60]], "valid": [], "test": []}, "step 0 is a int, not a list of pitches"),
+])
+def test_malformed_benchmarks_give_one_line_errors(tmp_path, data, message):
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(BenchmarkError, match=message) as err:
+        load_benchmark(str(path))
+    assert str(err.value).startswith(str(path)) and "\n" not in str(err.value)
+
+
+def test_ais_matches_enumeration_of_a_small_rbm():
+    rng = np.random.default_rng(0)
+    W = rng.normal(0.0, 0.5, (20, 14)).astype(np.float32)
+    bv = rng.normal(-1.0, 1.0, (3, 20)).astype(np.float32)
+    bh = rng.normal(0.0, 1.0, (3, 14)).astype(np.float32)
+    exact = np.array([RBM.exact_log_partition(W, bv[i], bh[i]) for i in range(3)])
+    estimate = ev.ais_log_partition(W, bv, bh, ev.ais_betas(1000), 100, [1, 0]).numpy()
+    np.testing.assert_allclose(estimate, exact, atol=0.05)
+
+
+def test_ais_is_exact_without_weights():
+    # W = 0: units are independent, log Z = sum softplus(bv) + sum softplus(bh), and the base model
+    # is the RBM's visible part itself, so every run carries the same weight.
+    bv, bh = np.float32([[-2.0, 0.0, 3.0]]), np.float32([[1.0, -1.0]])
+    np.testing.assert_allclose(ev.base_visible_biases(np.zeros((3, 2), np.float32), bv, bh), bv, atol=1e-5)
+    expected = np.log1p(np.exp(-2.0)) + np.log(2.0) + np.log1p(np.exp(3.0)) + np.log1p(np.e) + np.log1p(1 / np.e)
+    estimate = ev.ais_log_partition(np.zeros((3, 2), np.float32), bv, bh, ev.ais_betas(10), 4, [0, 0])
+    np.testing.assert_allclose(estimate, [expected], atol=1e-5)
+
+
+def test_ais_schedule_is_salakhutdinov_and_murrays_at_14500():
+    betas = ev.ais_betas(14500)
+    assert len(betas) == 14501 and betas[0] == 0.0 and betas[-1] == 1.0
+    assert np.all(np.diff(betas) > 0)
+    # 500 steps of 0.001 on [0, 0.5], 4000 of 0.0001 on [0.5, 0.9], 10000 of 0.00001 on [0.9, 1].
+    assert (betas < 0.5).sum() == 500 and ((betas >= 0.5) & (betas < 0.9)).sum() == 4000
+    np.testing.assert_allclose(np.diff(betas)[[0, 600, 5000]], [1e-3, 1e-4, 1e-5], rtol=1e-2)
+
+
+def test_frame_accuracy_on_a_hand_worked_case():
+    # Frame 1: predicted {0, 1}, true {1, 2} -> TP 1 (unit 1), FP 1 (unit 0), FN 1 (unit 2).
+    # Frame 2: predicted {3}, true {3} -> TP 1. Frame 3: predicted {}, true {0, 4} -> FN 2.
+    # Frame 4: silence predicted for silence: counts nothing.
+    predicted = [[1, 1, 0, 0, 0], [0, 0, 0, 1, 0], [0, 0, 0, 0, 0], [0, 0, 0, 0, 0]]
+    target = [[0, 1, 1, 0, 0], [0, 0, 0, 1, 0], [1, 0, 0, 0, 1], [0, 0, 0, 0, 0]]
+    assert ev.frame_counts(predicted, target) == (2, 1, 3)
+    assert ev.accuracy(2, 1, 3) == pytest.approx(2 / 6)
+    assert ev.accuracy(0, 0, 0) == 1.0
+
+
+def test_sampled_predictions_of_a_nearly_deterministic_rbm():
+    # With W = 0 the units are independent: bias +20 is always on, -20 always off. Truth {0, 2}:
+    # every sample predicts {0, 1}, so per sample TP 1, FP 1, FN 1; 4 frames x 5 samples.
+    W = np.zeros((3, 2), np.float32)
+    bv = np.tile(np.float32([20.0, 20.0, -20.0]), (4, 1))
+    frames = np.tile(np.float32([1, 0, 1]), (4, 1))
+    counts = ev.accuracy_counts(W, frames, np.zeros_like(frames), bv, np.zeros((4, 2), np.float32),
+                                num_samples=5, k=3, batch=3)
+    assert counts == (20, 20, 20)
+
+
+def tiny_model(n_hidden=6, seed=3):
+    """A paper-shaped (88 visible) RNN-RBM small enough to enumerate, with weights of useful scale."""
+    model = rnn_rbm.RnnRbm(rnn_rbm.paper_hparams(n_hidden=n_hidden, n_hidden_recurrent=5, k_generate=5),
+                           seed=seed)
+    rng = np.random.default_rng(seed)
+    for var, scale, shift in ((model.W, 0.4, 0.0), (model.bv, 0.5, -3.0), (model.Wuv, 0.5, 0.0),
+                              (model.Wvu, 0.5, 0.0), (model.Wuh, 0.5, 0.0)):
+        var.assign(rng.normal(shift, scale, var.shape).astype(np.float32))
+    return model
+
+
+def test_log_likelihood_of_a_sequence_equals_enumeration():
+    model = tiny_model()
+    roll = np.zeros((4, 88), np.float32)
+    roll[0, [39, 43]] = roll[1, [39, 43, 46]] = roll[3, 50] = 1  # frame 2 is silence
+    frames, previous, bv, bh = ev.conditional_rows(model, [roll, np.zeros((0, 88))])
+    assert frames.shape == (4, 88) and bh.shape == (4, 6)
+    np.testing.assert_array_equal(previous[1:], roll[:-1])
+    W = model.W.numpy()
+    exact = [-float(RBM.free_energy(frames[t:t + 1], W, bv[t:t + 1], bh[t:t + 1])[0])
+             - RBM.exact_log_partition(W, bv[t], bh[t]) for t in range(4)]
+    estimate = ev.log_likelihoods(W, frames, bv, bh, ev.ais_betas(1000), 100, batch=3, seed=2)
+    np.testing.assert_allclose(estimate, exact, atol=0.05)
+    assert abs(np.mean(estimate) - np.mean(exact)) < 0.02  # the figure the script reports
+
+
+def test_script_scores_a_saved_checkpoint(tmp_path, capsys):
+    rnn_rbm.save(str(tmp_path / "ckpt"), tiny_model())
+    (tmp_path / "jsb_tiny.json").write_text(json.dumps(TINY))
+    ll, acc = ev.main([str(tmp_path / "ckpt"), "--dataset", str(tmp_path / "jsb_tiny.json"),
+                       "--ais-betas", "200", "--ais-runs", "20", "--acc-samples", "2"])
+    out = capsys.readouterr().out
+    assert "1 sequences, 3 time steps" in out
+    assert "paper RNN-RBM" in out and "-6.27" in out and "-61.00" in out
+    assert -61.0 < ll < 0.0 and 0.0 <= acc <= 1.0
+
+
+def test_script_refuses_a_missing_checkpoint_and_a_midi_model(tmp_path):
+    (tmp_path / "d.json").write_text(json.dumps(TINY))
+    with pytest.raises(SystemExit, match=r"error: .*nothing: no checkpoint there"):
+        ev.main([str(tmp_path / "nothing"), "--dataset", str(tmp_path / "d.json")])
+    rnn_rbm.save(str(tmp_path / "midi"), rnn_rbm.RnnRbm(rnn_rbm.HParams(n_hidden=4, n_hidden_recurrent=3)))
+    with pytest.raises(SystemExit, match=r"780 visible units from MIDI 24, the benchmarks need 88"):
+        ev.main([str(tmp_path / "midi"), "--dataset", str(tmp_path / "d.json")])

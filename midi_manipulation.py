@@ -283,7 +283,7 @@ def get_song(path, num_timesteps=num_timesteps):
     return _to_windows(midiToNoteStateMatrix(path), num_timesteps)
 
 
-def _midi_files(folder):
+def midi_files(folder):
     """Sorted paths of the .mid/.midi files (any case) directly in ``folder``."""
     if not os.path.isdir(folder):
         raise FileNotFoundError(f"{folder}: folder not found; put .mid files there "
@@ -312,7 +312,7 @@ def get_songs(path, num_timesteps=num_timesteps, min_frames=50):
         MidiFileError: every file was skipped.
     """
     _check_timesteps(num_timesteps)
-    files = _midi_files(path)
+    files = midi_files(path)
     needed = max(min_frames, num_timesteps)
     songs = []
     for file in tqdm(files, desc="Reading MIDI files", unit="file"):

@@ -53,6 +53,21 @@ def resolve_checkpoint(path):
     return path
 
 
+def random_song(folder, num_timesteps, rng):
+    """A randomly picked readable song of `folder` as vectors; reads only the files it tries."""
+    files = midi_manipulation.midi_files(folder)
+    for i in rng.permutation(len(files)):
+        try:
+            song = midi_manipulation.get_song(files[i], num_timesteps)
+        except midi_manipulation.MidiFileError as e:
+            print("skipping {}".format(e), file=sys.stderr)
+            continue
+        if len(song):
+            return song
+    raise midi_manipulation.MidiFileError("{}: no readable MIDI file to prime with; pass --primer "
+                                          "or --no-primer".format(folder))
+
+
 def primers(args, hparams, rng):
     """`[num, prime_length, n_visible]` primer vectors (prime_length 0 without a primer)."""
     if args.no_primer or not hparams.articulation:
@@ -61,8 +76,7 @@ def primers(args, hparams, rng):
     if args.primer:
         songs = [midi_manipulation.get_song(args.primer, hparams.num_timesteps)] * args.num
     else:
-        pool = rnn_rbm.load_songs(hparams, midi_dir=args.data)
-        songs = [pool[i] for i in rng.integers(len(pool), size=args.num)]
+        songs = [random_song(args.data, hparams.num_timesteps, rng) for _ in range(args.num)]
     length = min([args.prime_length] + [len(s) for s in songs])
     return np.stack([s[:length] for s in songs]).astype(np.float32)
 

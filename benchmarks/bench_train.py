@@ -30,31 +30,6 @@ DEFAULTS = dict(
 )
 
 
-def chunks(songs, length):
-    """Every song cut into consecutive pieces of at most `length` vectors."""
-    return [song[i:i + length] for song in songs for i in range(0, len(song), length)]
-
-
-def padded_batches(pieces, batch_size):
-    """Pieces sorted by length and grouped `batch_size` at a time, so padding stays small.
-
-    Returns:
-      list of `(v [batch, time, n_visible], mask [batch, time])` float32 numpy pairs.
-    """
-    pieces = sorted(pieces, key=len)
-    batches = []
-    for start in range(0, len(pieces), batch_size):
-        group = pieces[start:start + batch_size]
-        longest = max(len(p) for p in group)
-        v = np.zeros([len(group), longest, group[0].shape[1]], np.float32)
-        mask = np.zeros([len(group), longest], np.float32)
-        for i, piece in enumerate(group):
-            v[i, :len(piece)] = piece
-            mask[i, :len(piece)] = 1.0
-        batches.append((v, mask))
-    return batches
-
-
 def macs_per_frame(hparams):
     """Multiply-adds one real frame costs in a training step (elementwise work not counted).
 
@@ -90,10 +65,10 @@ def new_step(hparams, args, jit_compile):
 
 
 def bench_setting(name, hparams, songs, args, peak):
-    pieces = chunks(songs, args.chunk)
+    pieces = rnn_rbm.split_into_chunks(songs, args.chunk)
     frames = sum(len(p) for p in pieces)
     flop = 2.0 * macs_per_frame(hparams) * frames
-    batched = padded_batches(pieces, args.batch_size)
+    batched = list(rnn_rbm.batches(pieces, args.batch_size))
     one_by_one = [(p[np.newaxis], np.ones([1, len(p)], np.float32)) for p in pieces]
     padded = sum(v.shape[0] * v.shape[1] for v, _ in batched)
     print("{}: {} songs, {} frames, n_visible={} n_hidden={} k={}, {:.2f} MFLOP a frame".format(

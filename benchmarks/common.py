@@ -3,13 +3,11 @@
 The benchmarks are run from the repository root (`python benchmarks/bench_train.py`); this module
 puts the root on the import path so that they use the repository's own model code.
 """
-import json
 import os
 import resource
 import sys
 import time
 
-import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
@@ -23,8 +21,7 @@ import rnn_rbm  # noqa: E402
 JSB_PATH = os.path.join(ROOT, "..", "shared", "data", "jsb_chorales.json")
 POP_DIR = os.path.join(ROOT, "Pop_Music_Midi")
 # The paper's setting: 88 piano keys, one quarter-note frame per RBM vector, CD-15.
-PAPER_HPARAMS = rnn_rbm.HParams(n_hidden=150, n_hidden_recurrent=100, lowest_note=21,
-                                highest_note=109, num_timesteps=1, articulation=False)
+PAPER_HPARAMS = rnn_rbm.paper_hparams()
 PEAK_MATMUL_SIZE = 2048  # square float32 matmul whose speed stands for the machine's peak
 PEAK_MATMUL_REPEATS = 5  # best of this many timed runs
 
@@ -39,24 +36,10 @@ def add_data_flags(parser):
 
 
 def jsb_songs(path, hparams):
-    """The train split of the JSB JSON as float32 piano rolls `[T, n_visible]`."""
+    """The train split of the JSB Chorales file as float32 piano rolls `[T, n_visible]`."""
     if not os.path.exists(path):
         raise SystemExit("{}: JSB Chorales JSON not found; pass --jsb".format(path))
-    with open(path) as f:
-        sequences = json.load(f)["train"]
-    songs = []
-    for seq in sequences:
-        roll = np.zeros([len(seq), hparams.n_visible], np.float32)
-        for t, step in enumerate(seq):
-            roll[t, [p - hparams.lowest_note for p in step]] = 1.0
-        songs.append(roll)
-    return songs
-
-
-def pop_songs(folder, hparams):
-    """The MIDI files of `folder`, read as the original repository did (`get_songs`)."""
-    import midi_manipulation
-    return [s.astype(np.float32) for s in midi_manipulation.get_songs(folder, hparams.num_timesteps)]
+    return rnn_rbm.load_songs(hparams, dataset=path)
 
 
 def settings(args):
@@ -65,7 +48,7 @@ def settings(args):
         yield "paper setting, JSB Chorales train", PAPER_HPARAMS, jsb_songs(args.jsb, PAPER_HPARAMS)
     if args.setting in ("pop", "both"):
         hparams = rnn_rbm.HParams()
-        yield "default setting, {}".format(args.midi_dir), hparams, pop_songs(args.midi_dir, hparams)
+        yield "default setting, {}".format(args.midi_dir), hparams, rnn_rbm.load_songs(hparams, midi_dir=args.midi_dir)
 
 
 def peak_matmul_gflops():

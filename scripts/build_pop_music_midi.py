@@ -35,7 +35,6 @@ import argparse
 import hashlib
 import importlib.metadata
 import os
-import re
 import sys
 import time
 import unicodedata

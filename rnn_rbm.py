@@ -147,7 +147,7 @@ class RnnRbm(tf.Module):
         negative = RBM.gibbs_chain(frames, self.W, bv_t, bh_t, k, noise)
         return RBM.free_energy_cost(frames, negative, self.W, bv_t, bh_t)
 
-    def generate(self, num_steps, primer, k=None):
+    def generate(self, num_steps, primer, k=None, chain_from_previous=False):
         """Samples `num_steps` vectors for each sequence in a batch.
 
         Args:
@@ -155,6 +155,10 @@ class RnnRbm(tf.Module):
           primer: `[batch, prime_time, n_visible]` frames the RNN reads first (prime_time may be 0
             for an unprimed song); the generated music continues from them.
           k: Gibbs steps per vector (default `hparams.k_generate`).
+          chain_from_previous: start each step's Gibbs chain from the previous vector, as the blog
+            post and the original code did, instead of from silence, as the Theano tutorial did.
+            From the previous vector, chains often stick in a spurious mode with two or three times
+            the notes of the training songs (see README), so silence is the default.
         Returns:
           `[batch, num_steps, n_visible]` 0/1 samples, not including the primer.
         """
@@ -168,8 +172,8 @@ class RnnRbm(tf.Module):
         def step(u_prev, v_prev):
             bv_t = self.bv + tf.matmul(u_prev, self.Wuv)
             bh_t = self.bh + tf.matmul(u_prev, self.Wuh)
-            # The chain starts from the previous vector, as in the blog post (the tutorial used 0s).
-            v_t = RBM.gibbs_chain(v_prev, self.W, bv_t, bh_t, k)
+            start = v_prev if chain_from_previous else tf.zeros_like(v_prev)
+            v_t = RBM.gibbs_chain(start, self.W, bv_t, bh_t, k)
             u_t = tf.tanh(self.bu + tf.matmul(v_t, self.Wvu) + tf.matmul(u_prev, self.Wuu))
             return u_t, v_t
 
@@ -251,10 +255,12 @@ def make_train_step(model, optimizer, grad_clip=10.0, jit_compile=False):
     return train_step
 
 
-def make_sampler(model):
-    """A `tf.function` around `model.generate`, traced once for any batch, primer length and steps."""
+def make_sampler(model, chain_from_previous=False):
+    """A `tf.function` around `model.generate`, traced once for any batch, primer length and steps:
+    `sampler(num_steps, primer [batch, prime_time, n_visible]) -> [batch, num_steps, n_visible]`."""
     spec = [tf.TensorSpec([], tf.int32), tf.TensorSpec([None, None, model.hparams.n_visible], tf.float32)]
-    return tf.function(model.generate, input_signature=spec)
+    return tf.function(lambda num_steps, primer: model.generate(
+        num_steps, primer, chain_from_previous=chain_from_previous), input_signature=spec)
 
 
 class CheckpointError(Exception):

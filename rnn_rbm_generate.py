@@ -38,6 +38,9 @@ def parse_args(argv):
     p.add_argument("--prime-length", type=int, default=PRIME_LENGTH, help="primer vectors (default %(default)s)")
     p.add_argument("--data", default=MIDI_DIR, help="folder to draw primers from (default %(default)s)")
     p.add_argument("--out", default=OUT_DIR, help="output folder (default %(default)s)")
+    p.add_argument("--chain-start", choices=["silence", "previous"], default="silence",
+                   help="where each vector's Gibbs chain starts: silence (default) or the previous "
+                        "vector, as the original code did")
     p.add_argument("--seed", type=int, help="random seed (default: different songs every run)")
     return p.parse_args(argv)
 
@@ -112,7 +115,7 @@ def main(argv=None):
         sys.exit("error: {}".format(e))
     if args.k is not None:
         model.hparams.k_generate = args.k
-    sampler = rnn_rbm.make_sampler(model)
+    sampler = rnn_rbm.make_sampler(model, chain_from_previous=args.chain_start == "previous")
     songs = sampler(tf.constant(args.steps), tf.constant(primer)).numpy()
     os.makedirs(args.out, exist_ok=True)
     stem = os.path.basename(os.path.normpath(prefix))

@@ -56,30 +56,41 @@ def hparams_from_args(args):
     return rnn_rbm.HParams(**overrides)
 
 
-def make_cd_step(model, k, lr):
-    """A `tf.function` applying one CD-k update of W, bv, bh on a batch `[N, n_visible]`."""
-    spec = [tf.TensorSpec([None, model.hparams.n_visible], tf.float32)]
+def make_cd_epoch(model, k, lr):
+    """A `tf.function` running one epoch of CD-k: one update of W, bv, bh per song, in order.
+
+    The songs come concatenated as `vectors [N, n_visible]` with `bounds [songs + 1]` (song i is
+    rows bounds[i]..bounds[i+1]); looping over them inside the graph spares a Python call per song.
+    Returns the epoch's mean squared reconstruction error of p(v | h(v)) per vector, a progress
+    signal rather than the objective.
+    """
+    spec = [tf.TensorSpec([None, model.hparams.n_visible], tf.float32), tf.TensorSpec([None], tf.int32)]
 
     @tf.function(input_signature=spec)
-    def cd_step(v):
-        deltas = RBM.cd_update(v, model.W, model.bv, model.bh, k=k, lr=lr)
-        for variable, delta in zip(model.rbm_variables, deltas):
-            variable.assign_add(delta)
-        # Squared reconstruction error of p(v | h(v)): a progress signal, not the objective.
-        recon = RBM.visible_probs(RBM.hidden_probs(v, model.W, model.bh), model.W, model.bv)
-        return tf.reduce_mean(tf.reduce_sum(tf.square(v - recon), axis=1))
+    def cd_epoch(vectors, bounds):
+        def update(i, error):
+            v = vectors[bounds[i]:bounds[i + 1]]
+            for variable, delta in zip(model.rbm_variables, RBM.cd_update(v, model.W, model.bv, model.bh, k, lr)):
+                variable.assign_add(delta)
+            recon = RBM.visible_probs(RBM.hidden_probs(v, model.W, model.bh), model.W, model.bv)
+            return i + 1, error + tf.reduce_sum(tf.square(v - recon))
 
-    return cd_step
+        songs = tf.shape(bounds)[0] - 1
+        _, error = tf.while_loop(lambda i, _: i < songs, update, (tf.constant(0), tf.constant(0.0)))
+        return error / tf.cast(tf.shape(vectors)[0], tf.float32)
+
+    return cd_epoch
 
 
 def pretrain(model, songs, epochs, k, lr):
     """CD-k on the vectors of `songs`, one song per update as in the original; returns the last
     epoch's mean reconstruction error."""
-    cd_step = make_cd_step(model, k, lr)
+    cd_epoch = make_cd_epoch(model, k, lr)
+    vectors = tf.constant(np.concatenate(songs), tf.float32)
+    bounds = tf.constant(np.cumsum([0] + [len(s) for s in songs]), tf.int32)
     error = float("nan")
-    for epoch in tqdm(range(1, epochs + 1), desc="pre-training", unit="epoch"):
-        errors = [float(cd_step(song)) for song in songs]
-        error = float(np.mean(errors))
+    for _ in tqdm(range(epochs), desc="pre-training", unit="epoch"):
+        error = float(cd_epoch(vectors, bounds))
     return error
 
 

@@ -90,6 +90,12 @@ def gibbs_chain(v, W, bv, bh, k, noise=None):
         # One draw for the whole chain instead of two per step: fewer, larger random ops.
         noise = uniform_noise(k, tf.shape(v)[0], W.shape[1], W.shape[0])
 
+    if isinstance(k, int):
+        # A known number of steps is unrolled: no loop bookkeeping between the small ops.
+        for i in range(k):
+            v = gibbs_step(v, W, bv, bh, noise[0][i], noise[1][i])
+        return tf.stop_gradient(v)
+
     def step(i, x):
         return i + 1, gibbs_step(x, W, bv, bh, noise[0][i], noise[1][i])
 

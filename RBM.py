@@ -15,18 +15,16 @@ import numpy as np
 import tensorflow as tf
 
 
-def sample(probs, uniform=None):
+def sample(probs, uniform):
     """Bernoulli draws with the given probabilities.
 
     Args:
       probs: any-shape tensor of probabilities.
-      uniform: optional tensor of U(0, 1) draws of the same shape. Passing it makes the sample a
-        pure function of its inputs (used to compare two computations on the same random draws).
+      uniform: U(0, 1) draws of the same shape (see `uniform_noise`); passing them in makes the
+        sample a pure function of its inputs, so two computations can share the same draws.
     Returns:
       A float tensor of 0s and 1s, shaped like `probs`.
     """
-    if uniform is None:
-        uniform = tf.random.uniform(tf.shape(probs), dtype=probs.dtype)
     return tf.cast(uniform < probs, probs.dtype)
 
 
@@ -66,7 +64,7 @@ def visible_probs(h, W, bv):
     return tf.sigmoid(tf.matmul(h, W, transpose_b=True) + bv)
 
 
-def gibbs_step(v, W, bv, bh, uniform_h=None, uniform_v=None):
+def gibbs_step(v, W, bv, bh, uniform_h, uniform_v):
     """One step v -> h -> v' of block Gibbs sampling; returns the new visible sample `[N, n_visible]`."""
     h = sample(hidden_probs(v, W, bh), uniform_h)
     return sample(visible_probs(h, W, bv), uniform_v)

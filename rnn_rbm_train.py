@@ -88,10 +88,12 @@ def train(model, optimizer, epoch, songs, args):
     """Runs epochs `epoch+1 .. args.num_epochs`, saving checkpoints on the way."""
     step = rnn_rbm.make_train_step(model, optimizer, args.grad_clip)
     chunks = rnn_rbm.split_into_chunks(songs, args.chunk_length)
+    padded = list(rnn_rbm.batches(chunks, args.batch_size))  # padded once, shuffled every epoch
     rng = np.random.default_rng(args.seed + int(epoch))
     for n in range(int(epoch) + 1, args.num_epochs + 1):
         start = time.time()
-        batches = list(rnn_rbm.batches(chunks, args.batch_size, rng))
+        batches = list(padded)
+        rng.shuffle(batches)
         costs = [float(step(v, mask)) for v, mask in tqdm(batches, desc="epoch {}".format(n), leave=False)]
         epoch.assign(n)
         print("epoch {}/{}  cost {:.4f}  {:.1f} s".format(n, args.num_epochs, np.mean(costs), time.time() - start))

@@ -78,15 +78,15 @@ def gibbs_chain(v, W, bv, bh, k, noise=None):
       W, bv, bh: RBM parameters (biases per row or shared, see the module docstring).
       k: number of steps (a Python int or a scalar tensor).
       noise: optional pair `(uniform_h, uniform_v)` of pre-drawn U(0, 1) tensors shaped
-        `[k, N, n_hidden]` and `[k, N, n_visible]`; without it the chain draws its own with
-        `uniform_noise`.
+        `[k, N, n_hidden]` and `[k, N, n_visible]`, for computations that must share their draws
+        (tests). Without it the chain makes its own draws inside one compiled kernel (see
+        `fused_chain`), which is how training, pre-training and generation run.
     Returns:
       `[N, n_visible]` sample, with gradients stopped: the chain is a sampler, not part of the
       function being differentiated.
     """
     if noise is None:
-        # One draw for the whole chain instead of two per step: fewer, larger random ops.
-        noise = uniform_noise(k, tf.shape(v)[0], W.shape[1], W.shape[0])
+        return tf.stop_gradient(fused_chain(v, W, bv, bh, k))
 
     if isinstance(k, int):
         # A known number of steps is unrolled: no loop bookkeeping between the small ops.
@@ -99,6 +99,86 @@ def gibbs_chain(v, W, bv, bh, k, noise=None):
 
     _, v_k = tf.while_loop(lambda i, _: i < k, step, (tf.constant(0), v))
     return tf.stop_gradient(v_k)
+
+
+# ---------------------------------------------------------------------------------------------
+# The compiled chain. On a CPU the chain's cost is not its matmuls: drawing the random numbers
+# with TensorFlow's generators and the separate sigmoid, compare and cast kernels over every unit
+# cost as much again. Compiled with XLA, each step's elementwise work is one pass, and the
+# uniforms come from an integer hash of a counter computed in that same pass, so they never
+# touch memory. XLA compiles once per shape, so the number of rows is padded up to one of a few
+# sizes (at most 1/8 more rows).
+# ---------------------------------------------------------------------------------------------
+
+
+def _mix32(x):
+    """An invertible avalanche of 32-bit words (xor-shift / multiply rounds; constants from
+    C. Wellons' hash-prospector search, "lowbias32")."""
+    x = tf.bitwise.bitwise_xor(x, tf.bitwise.right_shift(x, tf.constant(16, tf.uint32)))
+    x = x * tf.constant(0x7FEB352D, tf.uint32)
+    x = tf.bitwise.bitwise_xor(x, tf.bitwise.right_shift(x, tf.constant(15, tf.uint32)))
+    x = x * tf.constant(0x846CA68B, tf.uint32)
+    return tf.bitwise.bitwise_xor(x, tf.bitwise.right_shift(x, tf.constant(16, tf.uint32)))
+
+
+def hashed_uniform(shape, key, counter_start):
+    """U(0, 1) values at a resolution of 2**-24: a pure function of `key` and the counters.
+
+    Element j of the result hashes the counter `counter_start + j` twice, with the two words of
+    `key` mixed in between, so streams of different keys share no shifted copies.
+    Args:
+      shape: `[rows, units]`; key: `[2]` uint32; counter_start: uint32 scalar.
+    """
+    counter = tf.reshape(tf.range(shape[0] * shape[1]), shape)
+    x = _mix32(tf.cast(counter, tf.uint32) + counter_start + key[0])
+    x = _mix32(tf.bitwise.bitwise_xor(x, key[1]))
+    return (tf.cast(tf.bitwise.right_shift(x, tf.constant(8, tf.uint32)), tf.float32) + 0.5) * 2.0 ** -24
+
+
+@tf.function(jit_compile=True)
+def _compiled_chain(v, W, bv, bh, k, key):
+    rows, n_visible, n_hidden = tf.shape(v)[0], W.shape[0], W.shape[1]
+    per_step = tf.cast(rows * (n_visible + n_hidden), tf.uint32)
+
+    def step(i, v):
+        start = tf.cast(i, tf.uint32) * per_step
+        h = sample(hidden_probs(v, W, bh), hashed_uniform([rows, n_hidden], key, start))
+        start += tf.cast(rows * n_hidden, tf.uint32)
+        return sample(visible_probs(h, W, bv), hashed_uniform([rows, n_visible], key, start))
+
+    if isinstance(k, int):
+        for i in range(k):
+            v = step(i, v)
+        return v
+    _, v = tf.while_loop(lambda i, _: i < k, lambda i, x: (i + 1, step(i, x)), (tf.constant(0), v))
+    return v
+
+
+def padded_rows(n):
+    """The row count a chain over `n` rows is padded to: `n` rounded up to a multiple of the
+    power of two at most n / 8, so there are 8 sizes per doubling and at most 1/8 padding."""
+    n = tf.maximum(tf.cast(n, tf.int32), 1)
+    log2 = tf.cast(tf.math.floor(tf.math.log(tf.cast(n, tf.float32)) / np.log(2.0)), tf.int32)
+    grain = tf.bitwise.left_shift(1, tf.maximum(log2 - 3, 0))
+    return (n + grain - 1) // grain * grain
+
+
+def fused_chain(v, W, bv, bh, k):
+    """`gibbs_chain` without pre-drawn noise: one XLA kernel per step, uniforms hashed in place.
+
+    The key is drawn from TensorFlow's global generator, so runs repeat under `tf.random.set_seed`.
+    """
+    key = tf.random.uniform([2], maxval=tf.int64.max, dtype=tf.int64)
+    key = tf.cast(tf.bitwise.bitwise_and(key, 0xFFFFFFFF), tf.uint32)
+    v, W, bv, bh = (tf.convert_to_tensor(x, tf.float32) for x in (v, W, bv, bh))
+    n = tf.shape(v)[0]
+    pad = padded_rows(n) - n
+
+    def rows_padded(x):
+        return tf.pad(x, [[0, pad], [0, 0]]) if x.shape.rank == 2 else x
+
+    out = _compiled_chain(rows_padded(v), W, rows_padded(bv), rows_padded(bh), k, key)
+    return out[:n]
 
 
 def free_energy(v, W, bv, bh):

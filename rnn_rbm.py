@@ -233,10 +233,13 @@ def make_optimizer(name, variables, learning_rate):
     raise ValueError("unknown optimizer {!r}: use 'adam' or 'sgd'".format(name))
 
 
-def make_train_step(model, optimizer, grad_clip=10.0, jit_compile=False):
+def make_train_step(model, optimizer, grad_clip=10.0, jit_compile=False, compiled_chain=True):
     """A `tf.function` doing one update on a padded batch; traced once for every batch and length.
 
     Gradients are clipped elementwise to +-grad_clip, as in the original repository.
+    With `compiled_chain=False` the CD chain draws its uniforms with TensorFlow's generator and
+    runs as separate kernels (`RBM.uniform_noise`), the path before the compiled chain; the
+    benchmark times both.
     Returns:
       `train_step(v [batch, time, n_visible], mask [batch, time]) -> cost` (a scalar tensor).
     """
@@ -246,8 +249,13 @@ def make_train_step(model, optimizer, grad_clip=10.0, jit_compile=False):
 
     @tf.function(input_signature=spec, jit_compile=jit_compile)
     def train_step(v, mask):
+        noise = None
+        if not compiled_chain:
+            real = tf.cast(tf.math.count_nonzero(mask > 0.5), tf.int32)
+            hp = model.hparams
+            noise = RBM.uniform_noise(hp.k_train, real, hp.n_hidden, hp.n_visible)
         with tf.GradientTape() as tape:
-            cost = model.free_energy_cost(v, mask)
+            cost = model.free_energy_cost(v, mask, noise=noise)
         grads = tape.gradient(cost, variables)
         optimizer.apply([tf.clip_by_value(g, -grad_clip, grad_clip) for g in grads], variables)
         return cost

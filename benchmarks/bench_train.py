@@ -6,8 +6,10 @@
 
 For each setting it prints frames per second and seconds per epoch of (a) batched training, many
 sequences per step padded to a common length with a mask, and (b) one sequence per step in
-chunks of at most `--chunk` vectors, as the original repository's loop; then their ratio, the
-useful GFLOP/s of each against a large matmul measured in the same process, and the peak memory.
+chunks of at most `--chunk` vectors, as the original repository's loop; each with the compiled
+CD chain that training uses and with the earlier chain on TensorFlow-drawn noise; then the ratio
+of (a) to the faster (b), the useful GFLOP/s of each against a large matmul measured in the same
+process, and the peak memory.
 Both runs use the same model code and one traced step each (the step's input_signature has None
 for batch and time, so no length re-traces).
 """
@@ -58,10 +60,10 @@ def run_epochs(step, batches, epochs):
     return (time.perf_counter() - start) / epochs
 
 
-def new_step(hparams, args, jit_compile):
+def new_step(hparams, args, jit_compile, compiled_chain=True):
     model = rnn_rbm.RnnRbm(hparams, seed=0)
     optimizer = rnn_rbm.make_optimizer(args.optimizer, model.trainable_variables, args.learning_rate)
-    return rnn_rbm.make_train_step(model, optimizer, jit_compile=jit_compile)
+    return rnn_rbm.make_train_step(model, optimizer, jit_compile=jit_compile, compiled_chain=compiled_chain)
 
 
 def bench_setting(name, hparams, songs, args, peak):
@@ -79,11 +81,18 @@ def bench_setting(name, hparams, songs, args, peak):
 
     batch_s = run_epochs(new_step(hparams, args, args.jit), batched, args.epochs)
     rss = common.peak_rss_gib()
+    batch_plain_s = run_epochs(new_step(hparams, args, args.jit, compiled_chain=False), batched, args.epochs)
+    # The song loop is timed with both chains and compared with the faster: one sequence's chain
+    # is small, and the compiled chain's per-call cost may not pay off there.
     song_s = run_epochs(new_step(hparams, args, False), one_by_one, args.song_epochs)
-    for label, seconds in (("batched", batch_s), ("song-at-a-time", song_s)):
-        print("  {:<15} {:>9,.0f} frames/s  {:7.3f} s/epoch  {:5.1f} GFLOP/s = {:4.0%} of peak".format(
+    song_plain_s = run_epochs(new_step(hparams, args, False, compiled_chain=False), one_by_one, args.song_epochs)
+    for label, seconds in (("batched", batch_s), ("batched, TF-drawn noise", batch_plain_s),
+                           ("song-at-a-time", song_s), ("song, TF-drawn noise", song_plain_s)):
+        print("  {:<24} {:>9,.0f} frames/s  {:7.3f} s/epoch  {:5.1f} GFLOP/s = {:4.0%} of peak".format(
             label, frames / seconds, seconds, flop / seconds / 1e9, flop / seconds / 1e9 / peak))
-    print("  ratio batched / song-at-a-time: {:.1f}x".format(song_s / batch_s))
+    print("  compiled chain / TF-drawn noise: {:.2f}x batched, {:.2f}x song at a time".format(
+        batch_plain_s / batch_s, song_plain_s / song_s))
+    print("  ratio batched / faster song-at-a-time loop: {:.1f}x".format(min(song_s, song_plain_s) / batch_s))
     print("  peak memory after batched training (ru_maxrss of the process): {:.2f} GiB".format(rss))
 
 

@@ -2,6 +2,7 @@
 import itertools
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 import RBM
@@ -94,3 +95,46 @@ def test_cd1_raises_the_exact_log_likelihood():
     assert before < -4.0  # near uniform over 64 states: -6 ln 2 = -4.16
     assert after > before + 1.5
     assert after > -2.5   # the best possible is ln(1/3) = -1.10
+
+
+def test_hashed_uniforms_are_uniform_and_independent_of_neighbours():
+    key = tf.constant([12345, 678], tf.uint32)
+    u = RBM.hashed_uniform([1000, 200], key, tf.constant(0, tf.uint32)).numpy().ravel()
+    assert 0.0 < u.min() and u.max() < 1.0
+    # 200,000 draws: every tenth of [0, 1) holds 20,000 +- 4 standard errors (about 540).
+    counts = np.histogram(u, bins=10, range=(0.0, 1.0))[0]
+    assert np.all(np.abs(counts - 20000) < 4 * np.sqrt(20000 * 0.9)), counts
+    assert abs(np.corrcoef(u[:-1], u[1:])[0, 1]) < 0.01       # consecutive counters
+    assert abs(np.corrcoef(u[:-200], u[200:])[0, 1]) < 0.01   # the same unit in the next row
+    # Keys one apart, and a counter start one further on, give unrelated streams.
+    other = RBM.hashed_uniform([1000, 200], key + [1, 0], tf.constant(0, tf.uint32)).numpy().ravel()
+    shifted = RBM.hashed_uniform([1000, 200], key, tf.constant(1, tf.uint32)).numpy().ravel()
+    assert abs(np.corrcoef(u, other)[0, 1]) < 0.01 and abs(np.corrcoef(u[1:], shifted[:-1])[0, 1]) > 0.99
+    assert abs(np.corrcoef(u, shifted)[0, 1]) < 0.01
+
+
+@pytest.mark.parametrize("n, padded", [(1, 1), (10, 10), (15, 15), (16, 16), (17, 18), (100, 104),
+                                       (3500, 3584), (4096, 4096), (4097, 4608)])
+def test_chain_rows_are_padded_by_at_most_an_eighth(n, padded):
+    assert int(RBM.padded_rows(n)) == padded
+
+
+def test_compiled_chain_samples_the_rbm_distribution():
+    # A 6-visible, 4-hidden RBM: p(v) is known exactly by enumeration. 20,000 chains of 20 steps
+    # from silence, in one call, must give every state's frequency within 4 standard errors.
+    rng = np.random.default_rng(5)
+    W = rng.normal(0.0, 1.0, (6, 4)).astype(np.float32)
+    bv, bh = rng.normal(-0.5, 1.0, 6).astype(np.float32), rng.normal(0.0, 1.0, 4).astype(np.float32)
+    states = np.array(list(itertools.product([0.0, 1.0], repeat=6)), np.float32)
+    log_p = -numpy_free_energy(states, W, bv, bh)
+    p = np.exp(log_p - np.logaddexp.reduce(log_p))
+    tf.random.set_seed(0)
+    v = RBM.gibbs_chain(tf.zeros([20000, 6]), W, bv, bh, 20).numpy()
+    assert set(np.unique(v)) <= {0.0, 1.0}
+    index = (v @ (2.0 ** np.arange(5, -1, -1))).astype(int)   # row of `states` each sample is
+    frequency = np.bincount(index, minlength=64) / len(v)
+    assert np.all(np.abs(frequency - p) < 4 * np.sqrt(p * (1 - p) / len(v)) + 1e-4)
+    # Per-row biases, padded rows and a step count known only at run time take the same path.
+    bv_rows = np.tile(bv, (37, 1))
+    again = RBM.gibbs_chain(tf.zeros([37, 6]), W, bv_rows, bh, tf.constant(3)).numpy()
+    assert again.shape == (37, 6) and set(np.unique(again)) <= {0.0, 1.0}

@@ -38,6 +38,35 @@ def test_biases_match_a_step_by_step_numpy_recurrence():
             u = np.tanh(p["bu"] + v[b, t] @ p["Wvu"] + u @ p["Wuu"])
 
 
+@pytest.mark.parametrize("time_steps, rows", [(1, 1), (7, 3), (19, 10)])
+def test_compiled_recurrence_and_its_gradient_match_plain_autodiff(time_steps, rows):
+    # Odd sizes are padded inside tanh_recurrence; the states and all three gradients must be those
+    # of a step-by-step scan differentiated by TensorFlow.
+    rng = np.random.default_rng(time_steps)
+    drive = tf.constant(rng.normal(0, 1, (time_steps, rows, 5)).astype(np.float32))
+    u_init = tf.constant(rng.normal(0, 0.5, (rows, 5)).astype(np.float32))
+    Wuu = tf.constant(rng.normal(0, 0.5, (5, 5)).astype(np.float32))
+    weights = tf.constant(rng.normal(0, 1, (time_steps, rows, 5)).astype(np.float32))
+
+    def loss_and_grads(recurrence):
+        with tf.GradientTape() as tape:
+            tape.watch([drive, u_init, Wuu])
+            states = recurrence(drive, u_init, Wuu)
+            loss = tf.reduce_sum(tf.sin(states) * weights)
+        return states, tape.gradient(loss, [drive, u_init, Wuu])
+
+    def plain(drive, u_init, Wuu):
+        return tf.scan(lambda u, x: tf.tanh(x + tf.matmul(u, Wuu)), drive, initializer=u_init)
+
+    states, grads = loss_and_grads(rnn_rbm.tanh_recurrence)
+    expected_states, expected_grads = loss_and_grads(plain)
+    assert states.shape == (time_steps, rows, 5)
+    np.testing.assert_allclose(states, expected_states, rtol=1e-5, atol=1e-6)
+    for name, got, expected in zip(["drive", "u_init", "Wuu"], grads, expected_grads):
+        assert np.abs(expected).max() > 1e-3, name
+        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5, err_msg=name)
+
+
 def test_rbm_at_step_t_does_not_see_frame_t():
     model = randomised_model()
     v = random_frames(np.random.default_rng(2), 1, 5, SMALL.n_visible)

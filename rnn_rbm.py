@@ -432,6 +432,33 @@ def batches(chunks, batch_size, rng=None):
         yield pad_batch([chunks[i] for i in group], n_visible)
 
 
+def transpose_batch(v, max_shift, rng):
+    """Shifts each sequence of a padded batch of piano rolls by its own random number of semitones.
+
+    Args:
+      v: `[batch, time, keys]` 0/1 frames, one unit per key (the benchmark layout: no articulation
+        half, one frame per vector).
+      max_shift: largest shift in semitones, up or down.
+      rng: a numpy Generator.
+    Returns:
+      A new array like `v`. Sequence b moves by an integer drawn uniformly from the shifts in
+      [-max_shift, max_shift] that keep all its notes on the keyboard (0 if none is possible).
+    """
+    out = np.zeros_like(v)
+    keys = v.shape[2]
+    for b in range(v.shape[0]):
+        played = np.flatnonzero(v[b].any(axis=0))
+        if played.size == 0:
+            continue
+        low, high = max(-max_shift, -int(played[0])), min(max_shift, keys - 1 - int(played[-1]))
+        shift = int(rng.integers(low, high + 1)) if low <= high else 0
+        if shift >= 0:
+            out[b, :, shift:] = v[b, :, :keys - shift]
+        else:
+            out[b, :, :shift] = v[b, :, -shift:]
+    return out
+
+
 def paper_hparams(**overrides):
     """The paper's benchmark setting: 88 piano keys (MIDI 21..108), one frame per RBM, no
     articulation half, 150 hidden and 100 recurrent units."""

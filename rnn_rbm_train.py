@@ -33,6 +33,7 @@ CHUNK_LENGTH = 100                        # vectors per chunk (back-propagation 
 GRAD_CLIP = 10.0                          # elementwise gradient clipping, as the original
 SAVE_EVERY = 5                            # epochs between checkpoints
 SEED = 0                                  # shuffling and Gibbs sampling
+TRANSPOSE = 0                             # largest random transposition in semitones (0 = none)
 
 
 def parse_args(argv):
@@ -54,6 +55,9 @@ def parse_args(argv):
     p.add_argument("--grad-clip", type=float, default=GRAD_CLIP, help="(default %(default)s)")
     p.add_argument("--save-every", type=int, default=SAVE_EVERY, help="(default %(default)s)")
     p.add_argument("--seed", type=int, default=SEED, help="(default %(default)s)")
+    p.add_argument("--transpose", type=int, default=TRANSPOSE,
+                   help="shift every sequence by a random number of semitones up to this, drawn "
+                        "afresh each epoch; benchmark data (--dataset) only (default %(default)s)")
     return p.parse_args(argv)
 
 
@@ -94,6 +98,8 @@ def train(model, optimizer, epoch, songs, args):
         start = time.time()
         batches = list(padded)
         rng.shuffle(batches)
+        if args.transpose:
+            batches = [(rnn_rbm.transpose_batch(v, args.transpose, rng), mask) for v, mask in batches]
         costs = [float(step(v, mask)) for v, mask in tqdm(batches, desc="epoch {}".format(n), leave=False)]
         epoch.assign(n)
         print("epoch {}/{}  cost {:.4f}  {:.1f} s".format(n, args.num_epochs, np.mean(costs), time.time() - start))
@@ -105,7 +111,11 @@ def main(argv=None):
     args = parse_args(argv)
     try:
         model, optimizer, epoch = build(args)
-        songs = rnn_rbm.load_songs(model.hparams, midi_dir=args.data, dataset=args.dataset)
+        hp = model.hparams
+        if args.transpose and (hp.articulation or hp.num_timesteps != 1):
+            sys.exit("error: {}: --transpose needs one unit per key (a model for --dataset); this one "
+                     "has an articulation half or several frames per vector".format(args.init))
+        songs = rnn_rbm.load_songs(hp, midi_dir=args.data, dataset=args.dataset)
     except (rnn_rbm.CheckpointError, OSError, ValueError) as e:
         sys.exit("error: {}".format(e))
     if int(epoch) >= args.num_epochs:

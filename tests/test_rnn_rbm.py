@@ -210,3 +210,29 @@ def test_chunks_and_batches_cover_every_frame_once():
         total += mask.sum()
         assert (v[mask == 0] == 0).all()
     assert total == 18
+
+
+def test_transposition_moves_each_sequence_as_a_whole_and_stays_on_the_keyboard():
+    v = np.zeros((3, 4, 88), np.float32)
+    v[0, 0, [40, 44, 47]] = v[0, 2, 52] = 1   # room both ways
+    v[1, 1, [85, 87]] = 1                      # at the top: can only go down
+    # sequence 2 is silence (padding): stays zero
+    rng = np.random.default_rng(0)
+    shifts = {0: set(), 1: set()}
+    for _ in range(200):
+        out = rnn_rbm.transpose_batch(v, 5, rng)
+        assert out.shape == v.shape and not out[2].any()
+        for b in (0, 1):
+            assert out[b].sum() == v[b].sum()
+            shift = int(np.flatnonzero(out[b].any(0))[0] - np.flatnonzero(v[b].any(0))[0])
+            np.testing.assert_array_equal(np.roll(v[b], shift, axis=1), out[b])  # same shift for every frame
+            shifts[b].add(shift)
+    assert shifts[0] == set(range(-5, 6)) and shifts[1] == set(range(-5, 1))
+
+
+def test_training_refuses_transposition_of_midi_vectors(tmp_path):
+    import rnn_rbm_train
+    rnn_rbm.save(str(tmp_path / "init"), randomised_model())
+    with pytest.raises(SystemExit, match=r"init: --transpose needs one unit per key"):
+        rnn_rbm_train.main(["1", "--init", str(tmp_path / "init"), "--out-dir", str(tmp_path / "out"),
+                            "--transpose", "3"])

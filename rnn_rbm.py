@@ -286,7 +286,7 @@ def make_optimizer(name, variables, learning_rate):
     raise ValueError("unknown optimizer {!r}: use 'adam' or 'sgd'".format(name))
 
 
-def make_train_step(model, optimizer, grad_clip=10.0, jit_compile=False, compiled_chain=True):
+def make_train_step(model, optimizer, grad_clip=10.0, compiled_chain=True):
     """A `tf.function` doing one update on a padded batch; traced once for every batch and length.
 
     Gradients are clipped elementwise to +-grad_clip, as in the original repository.
@@ -300,7 +300,7 @@ def make_train_step(model, optimizer, grad_clip=10.0, jit_compile=False, compile
     spec = [tf.TensorSpec([None, None, model.hparams.n_visible], tf.float32),
             tf.TensorSpec([None, None], tf.float32)]
 
-    @tf.function(input_signature=spec, jit_compile=jit_compile)
+    @tf.function(input_signature=spec)
     def train_step(v, mask):
         noise = None
         if not compiled_chain:

@@ -60,10 +60,20 @@ def run_epochs(step, batches, epochs):
     return (time.perf_counter() - start) / epochs
 
 
-def new_step(hparams, args, jit_compile, compiled_chain=True):
+def new_step(hparams, args, compiled_chain=True):
     model = rnn_rbm.RnnRbm(hparams, seed=0)
     optimizer = rnn_rbm.make_optimizer(args.optimizer, model.trainable_variables, args.learning_rate)
-    return rnn_rbm.make_train_step(model, optimizer, jit_compile=jit_compile, compiled_chain=compiled_chain)
+    return rnn_rbm.make_train_step(model, optimizer, compiled_chain=compiled_chain)
+
+
+def seconds_per_call(step, v, mask, calls):
+    """Mean seconds of one call of `step` on one `(v, mask)`, after an untimed call."""
+    step(v, mask).numpy()
+    start = time.perf_counter()
+    for _ in range(calls):
+        cost = step(v, mask)
+    cost.numpy()
+    return (time.perf_counter() - start) / calls
 
 
 def bench_setting(name, hparams, songs, args, peak):
@@ -79,13 +89,14 @@ def bench_setting(name, hparams, songs, args, peak):
     print("  batched: {} steps of up to {} sequences, {:.1%} padding".format(
         len(batched), args.batch_size, 1.0 - frames / padded))
 
-    batch_s = run_epochs(new_step(hparams, args, args.jit), batched, args.epochs)
+    batch_s = run_epochs(new_step(hparams, args), batched, args.epochs)
     rss = common.peak_rss_gib()
-    batch_plain_s = run_epochs(new_step(hparams, args, args.jit, compiled_chain=False), batched, args.epochs)
+    batch_plain_s = run_epochs(new_step(hparams, args, compiled_chain=False), batched, args.epochs)
     # The song loop is timed with both chains and compared with the faster: one sequence's chain
     # is small, and the compiled chain's per-call cost may not pay off there.
-    song_s = run_epochs(new_step(hparams, args, False), one_by_one, args.song_epochs)
-    song_plain_s = run_epochs(new_step(hparams, args, False, compiled_chain=False), one_by_one, args.song_epochs)
+    song_step = new_step(hparams, args)
+    song_s = run_epochs(song_step, one_by_one, args.song_epochs)
+    song_plain_s = run_epochs(new_step(hparams, args, compiled_chain=False), one_by_one, args.song_epochs)
     for label, seconds in (("batched", batch_s), ("batched, TF-drawn noise", batch_plain_s),
                            ("song-at-a-time", song_s), ("song, TF-drawn noise", song_plain_s)):
         print("  {:<24} {:>9,.0f} frames/s  {:7.3f} s/epoch  {:5.1f} GFLOP/s = {:4.0%} of peak".format(
@@ -94,6 +105,17 @@ def bench_setting(name, hparams, songs, args, peak):
         batch_plain_s / batch_s, song_plain_s / song_s))
     print("  ratio batched / faster song-at-a-time loop: {:.1f}x".format(min(song_s, song_plain_s) / batch_s))
     print("  peak memory after batched training (ru_maxrss of the process): {:.2f} GiB".format(rss))
+
+    # Where the song loop's time goes: a step's cost that does not grow with its frames (launching
+    # the step's kernels, the optimizer update over every weight) against the work per frame.
+    longest = max(pieces, key=len)
+    one_frame = seconds_per_call(song_step, longest[np.newaxis, :1], np.ones([1, 1], np.float32), 100)
+    whole = seconds_per_call(song_step, longest[np.newaxis], np.ones([1, len(longest)], np.float32), 30)
+    batched_share = batch_s / frames * len(longest)
+    print("  song step on 1 frame {:.2f} ms, on {} frames {:.2f} ms; batched, {} frames take {:.2f} ms:".format(
+        1e3 * one_frame, len(longest), 1e3 * whole, len(longest), 1e3 * batched_share))
+    print("  of the ratio, {:.1f}x is the per-step cost and {:.1f}x the per-frame work of a {}-frame step".format(
+        one_frame / batched_share, (whole - one_frame) / batched_share, len(longest)))
 
 
 def main():
@@ -105,7 +127,6 @@ def main():
     parser.add_argument("--song-epochs", type=int, default=DEFAULTS["song_epochs"])
     parser.add_argument("--optimizer", default=DEFAULTS["optimizer"], choices=["adam", "sgd"])
     parser.add_argument("--learning-rate", type=float, default=DEFAULTS["learning_rate"])
-    parser.add_argument("--jit", action="store_true", help="compile the batched step with XLA")
     args = parser.parse_args()
 
     # Other processes on the machine slow every figure down; the load average says how busy it was.

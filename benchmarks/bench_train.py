@@ -19,8 +19,10 @@ import time
 
 import numpy as np
 
-import common
+import common  # first: puts the repository on the path and sets TensorFlow's log level
+import RBM
 import rnn_rbm
+import tensorflow as tf
 
 DEFAULTS = dict(
     batch_size=64,       # sequences (chunks) per batched step
@@ -76,6 +78,50 @@ def seconds_per_call(step, v, mask, calls):
     return (time.perf_counter() - start) / calls
 
 
+def best_seconds(fn, repeats=5):
+    """Fastest of `repeats` timed calls of `fn` (which must wait for its result), after one untimed."""
+    fn()
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+@tf.function(jit_compile=True)
+def _chain_matmuls_only(v, W, bv, bh, k):
+    """The chain's two matmuls per step with no sigmoid and no sampling: what its matmuls cost."""
+    def step(i, x):
+        return i + 1, tf.matmul(tf.matmul(x, W) + bh, W, transpose_b=True) + bv
+    return tf.while_loop(lambda i, _: i < k, step, (tf.constant(0), v))[1]
+
+
+def profile_batched_step(hparams, args, v, mask):
+    """Milliseconds of one batched step and of its parts, on one batch: the CD chain (as training
+    runs it), the chain's matmuls alone, and the RNN's forward and backward pass."""
+    model = rnn_rbm.RnnRbm(hparams, seed=0)
+    optimizer = rnn_rbm.make_optimizer(args.optimizer, model.trainable_variables, args.learning_rate)
+    step = rnn_rbm.make_train_step(model, optimizer)
+    frames, bv_t, bh_t = model.frames_and_biases(v, mask)
+    rows = int(RBM.padded_rows(frames.shape[0]))
+    padded = [tf.pad(x, [[0, rows - frames.shape[0]], [0, 0]]) for x in (frames, bv_t, bh_t)]
+    k = tf.constant(hparams.k_train)
+
+    @tf.function
+    def rnn_pass(v):
+        with tf.GradientTape() as tape:
+            total = tf.reduce_sum(model.rnn_states(v))
+        return tape.gradient(total, [model.Wuu, model.Wvu, model.bu, model.u0])
+
+    return {
+        "whole step": best_seconds(lambda: step(v, mask).numpy()),
+        "CD chain": best_seconds(lambda: RBM.gibbs_chain(frames, model.W, bv_t, bh_t, hparams.k_train).numpy()),
+        "its matmuls alone": best_seconds(lambda: _chain_matmuls_only(*padded[:1], model.W, *padded[1:], k).numpy()),
+        "RNN forward+backward": best_seconds(lambda: [g.numpy() for g in rnn_pass(v)]),
+    }, frames.shape[0]
+
+
 def bench_setting(name, hparams, songs, args, peak):
     pieces = rnn_rbm.split_into_chunks(songs, args.chunk)
     frames = sum(len(p) for p in pieces)
@@ -107,15 +153,20 @@ def bench_setting(name, hparams, songs, args, peak):
     print("  peak memory after batched training (ru_maxrss of the process): {:.2f} GiB".format(rss))
 
     # Where the song loop's time goes: a step's cost that does not grow with its frames (launching
-    # the step's kernels, the optimizer update over every weight) against the work per frame.
+    # the step's kernels, the optimizer update over every weight) against the work per frame, read
+    # off a 1-frame and a full-length step.
     longest = max(pieces, key=len)
     one_frame = seconds_per_call(song_step, longest[np.newaxis, :1], np.ones([1, 1], np.float32), 100)
     whole = seconds_per_call(song_step, longest[np.newaxis], np.ones([1, len(longest)], np.float32), 30)
-    batched_share = batch_s / frames * len(longest)
-    print("  song step on 1 frame {:.2f} ms, on {} frames {:.2f} ms; batched, {} frames take {:.2f} ms:".format(
-        1e3 * one_frame, len(longest), 1e3 * whole, len(longest), 1e3 * batched_share))
-    print("  of the ratio, {:.1f}x is the per-step cost and {:.1f}x the per-frame work of a {}-frame step".format(
-        one_frame / batched_share, (whole - one_frame) / batched_share, len(longest)))
+    per_frame = (whole - one_frame) / (len(longest) - 1)
+    print("  song loop: {} steps of {:.2f} ms fixed + {:.1f} us a frame = {:.2f} s + {:.2f} s per epoch "
+          "(measured {:.2f} s); batched: {:.1f} us a frame".format(
+              len(one_by_one), 1e3 * one_frame, 1e6 * per_frame, len(one_by_one) * one_frame,
+              frames * per_frame, song_s, 1e6 * batch_s / frames))
+    v, mask = max(batched, key=lambda b: b[1].sum())
+    parts, real = profile_batched_step(hparams, args, v, mask)
+    print("  batched step on its largest batch ({} sequences x {} steps, {} real frames), ms: {}".format(
+        v.shape[0], v.shape[1], real, ", ".join("{} {:.1f}".format(k, 1e3 * t) for k, t in parts.items())))
 
 
 def main():

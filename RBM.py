@@ -28,9 +28,10 @@ def sample(probs, uniform):
     return tf.cast(uniform < probs, probs.dtype)
 
 
-# Chains draw their randomness as 16-bit halves of 32-bit random words: half the random-number
-# work, which is otherwise as costly as the chain's matmuls on a CPU. A Bernoulli(p) sample then
-# has probability p rounded to a multiple of 2**-16 (about 1.5e-5).
+# Pre-drawn noise (for chains that must share their draws, and the benchmark's uncompiled chain)
+# comes as 16-bit halves of 32-bit random words: half the random-number work, which is otherwise as
+# costly as the chain's matmuls on a CPU. A Bernoulli(p) sample then has probability p rounded to a
+# multiple of 2**-16 (about 1.5e-5). The compiled chain hashes its own 24-bit uniforms instead.
 NOISE_BITS = 16
 
 

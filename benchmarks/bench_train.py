@@ -63,19 +63,10 @@ def run_epochs(step, batches, epochs):
 
 
 def new_step(hparams, args, compiled_chain=True):
+    """A fresh model and its traced training step: `(model, step)`."""
     model = rnn_rbm.RnnRbm(hparams, seed=0)
     optimizer = rnn_rbm.make_optimizer(args.optimizer, model.trainable_variables, args.learning_rate)
-    return rnn_rbm.make_train_step(model, optimizer, compiled_chain=compiled_chain)
-
-
-def seconds_per_call(step, v, mask, calls):
-    """Mean seconds of one call of `step` on one `(v, mask)`, after an untimed call."""
-    step(v, mask).numpy()
-    start = time.perf_counter()
-    for _ in range(calls):
-        cost = step(v, mask)
-    cost.numpy()
-    return (time.perf_counter() - start) / calls
+    return model, rnn_rbm.make_train_step(model, optimizer, compiled_chain=compiled_chain)
 
 
 def best_seconds(fn, repeats=5):
@@ -100,9 +91,7 @@ def _chain_matmuls_only(v, W, bv, bh, k):
 def profile_batched_step(hparams, args, v, mask):
     """Milliseconds of one batched step and of its parts, on one batch: the CD chain (as training
     runs it), the chain's matmuls alone, and the RNN's forward and backward pass."""
-    model = rnn_rbm.RnnRbm(hparams, seed=0)
-    optimizer = rnn_rbm.make_optimizer(args.optimizer, model.trainable_variables, args.learning_rate)
-    step = rnn_rbm.make_train_step(model, optimizer)
+    model, step = new_step(hparams, args)
     frames, bv_t, bh_t = model.frames_and_biases(v, mask)
     rows = int(RBM.padded_rows(frames.shape[0]))
     padded = [tf.pad(x, [[0, rows - frames.shape[0]], [0, 0]]) for x in (frames, bv_t, bh_t)]
@@ -135,14 +124,14 @@ def bench_setting(name, hparams, songs, args, peak):
     print("  batched: {} steps of up to {} sequences, {:.1%} padding".format(
         len(batched), args.batch_size, 1.0 - frames / padded))
 
-    batch_s = run_epochs(new_step(hparams, args), batched, args.epochs)
+    batch_s = run_epochs(new_step(hparams, args)[1], batched, args.epochs)
     rss = common.peak_rss_gib()
-    batch_plain_s = run_epochs(new_step(hparams, args, compiled_chain=False), batched, args.epochs)
+    batch_plain_s = run_epochs(new_step(hparams, args, compiled_chain=False)[1], batched, args.epochs)
     # The song loop is timed with both chains and compared with the faster: one sequence's chain
     # is small, and the compiled chain's per-call cost may not pay off there.
-    song_step = new_step(hparams, args)
+    _, song_step = new_step(hparams, args)
     song_s = run_epochs(song_step, one_by_one, args.song_epochs)
-    song_plain_s = run_epochs(new_step(hparams, args, compiled_chain=False), one_by_one, args.song_epochs)
+    song_plain_s = run_epochs(new_step(hparams, args, compiled_chain=False)[1], one_by_one, args.song_epochs)
     for label, seconds in (("batched", batch_s), ("batched, TF-drawn noise", batch_plain_s),
                            ("song-at-a-time", song_s), ("song, TF-drawn noise", song_plain_s)):
         print("  {:<24} {:>9,.0f} frames/s  {:7.3f} s/epoch  {:5.1f} GFLOP/s = {:4.0%} of peak".format(
@@ -156,8 +145,9 @@ def bench_setting(name, hparams, songs, args, peak):
     # the step's kernels, the optimizer update over every weight) against the work per frame, read
     # off a 1-frame and a full-length step.
     longest = max(pieces, key=len)
-    one_frame = seconds_per_call(song_step, longest[np.newaxis, :1], np.ones([1, 1], np.float32), 100)
-    whole = seconds_per_call(song_step, longest[np.newaxis], np.ones([1, len(longest)], np.float32), 30)
+    # (run_epochs over a one-batch "epoch" repeated N times gives the mean seconds per call.)
+    one_frame = run_epochs(song_step, [(longest[np.newaxis, :1], np.ones([1, 1], np.float32))], 100)
+    whole = run_epochs(song_step, [(longest[np.newaxis], np.ones([1, len(longest)], np.float32))], 30)
     per_frame = (whole - one_frame) / (len(longest) - 1)
     print("  song loop: {} steps of {:.2f} ms fixed + {:.1f} us a frame = {:.2f} s + {:.2f} s per epoch "
           "(measured {:.2f} s); batched: {:.1f} us a frame".format(

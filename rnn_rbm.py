@@ -152,39 +152,45 @@ class RnnRbm(tf.Module):
         """The variables an RBM pre-training sets: W, bv, bh."""
         return (self.W, self.bv, self.bh)
 
-    def rnn_states(self, v):
+    def rnn_states(self, v, dropout=0.0):
         """u_1..u_T of the RNN driven by the frames `v [batch, time, n_visible]`.
 
         The input projection `v_t Wvu + bu` does not depend on the recurrence, so it is one matmul
-        for all steps; only `u_{t-1} Wuu` is sequential.
+        for all steps; only `u_{t-1} Wuu` is sequential. With `dropout` > 0 (training only), each
+        input note the RNN reads is dropped with that probability and the rest scaled up.
 
         Returns:
           `[batch, time, n_hidden_recurrent]`.
         """
+        if dropout > 0:
+            v = tf.nn.dropout(v, rate=dropout)
         drive = tf.einsum("btv,vu->tbu", v, self.Wvu) + self.bu  # [time, batch, n_hidden_recurrent]
         u_init = tf.tile(self.u0[tf.newaxis], [tf.shape(v)[0], 1])
         return tf.transpose(tanh_recurrence(drive, u_init, self.Wuu), [1, 0, 2])
 
-    def conditional_biases(self, v):
+    def conditional_biases(self, v, dropout=0.0):
         """Per-step RBM biases `(bv_t [batch, time, n_visible], bh_t [batch, time, n_hidden])`.
 
-        Step t uses u_{t-1}: u0 for the first step, then the states after frames 1..t-1.
+        Step t uses u_{t-1}: u0 for the first step, then the states after frames 1..t-1. `dropout`
+        (training only) drops the RNN's input notes and the states read by the biases.
         """
-        u = self.rnn_states(v)
+        u = self.rnn_states(v, dropout)
         u0 = tf.tile(self.u0[tf.newaxis, tf.newaxis], [tf.shape(v)[0], 1, 1])
         u_prev = tf.concat([u0, u[:, :-1]], axis=1)  # [batch, time, n_hidden_recurrent]
+        if dropout > 0:
+            u_prev = tf.nn.dropout(u_prev, rate=dropout)
         bv_t = self.bv + tf.einsum("btu,uv->btv", u_prev, self.Wuv)
         bh_t = self.bh + tf.einsum("btu,uh->bth", u_prev, self.Wuh)
         return bv_t, bh_t
 
-    def frames_and_biases(self, v, mask):
+    def frames_and_biases(self, v, mask, dropout=0.0):
         """The real (unpadded) frames and their RBM biases, as rows: `[N, n_visible]`, `[N, n_visible]`,
         `[N, n_hidden]` with N the number of 1s in `mask`."""
-        bv_t, bh_t = self.conditional_biases(v)
+        bv_t, bh_t = self.conditional_biases(v, dropout)
         keep = mask > 0.5
         return tf.boolean_mask(v, keep), tf.boolean_mask(bv_t, keep), tf.boolean_mask(bh_t, keep)
 
-    def free_energy_cost(self, v, mask, k=None, noise=None):
+    def free_energy_cost(self, v, mask, k=None, noise=None, dropout=0.0):
         """Training cost: mean over real frames of F_t(v_t) - F_t(v_t*), v_t* from CD-k.
 
         Args:
@@ -192,11 +198,13 @@ class RnnRbm(tf.Module):
           mask: `[batch, time]`, 1 on real frames.
           k: Gibbs steps (default `hparams.k_train`).
           noise: optional pre-drawn uniforms for the chain, see `RBM.gibbs_chain` (N = real frames).
+          dropout: rate of dropout on the RNN's inputs and on the states that set the biases (see
+            `conditional_biases`); 0 except in training.
         Returns:
           A scalar whose gradient is the CD estimate of the mean negative log-likelihood gradient.
         """
         k = self.hparams.k_train if k is None else k
-        frames, bv_t, bh_t = self.frames_and_biases(v, mask)
+        frames, bv_t, bh_t = self.frames_and_biases(v, mask, dropout)
         negative = RBM.gibbs_chain(frames, self.W, bv_t, bh_t, k, noise)
         return RBM.free_energy_cost(frames, negative, self.W, bv_t, bh_t)
 
@@ -286,10 +294,12 @@ def make_optimizer(name, variables, learning_rate):
     raise ValueError("unknown optimizer {!r}: use 'adam' or 'sgd'".format(name))
 
 
-def make_train_step(model, optimizer, grad_clip=10.0, compiled_chain=True):
+def make_train_step(model, optimizer, grad_clip=10.0, compiled_chain=True, dropout=0.0):
     """A `tf.function` doing one update on a padded batch; traced once for every batch and length.
 
-    Gradients are clipped elementwise to +-grad_clip, as in the original repository.
+    Gradients are clipped elementwise to +-grad_clip, as in the original repository. `dropout` > 0
+    drops that share of the RNN's input notes and of the states that set the RBM biases, in this
+    step only (`RnnRbm.conditional_biases`).
     With `compiled_chain=False` the CD chain draws its uniforms with TensorFlow's generator and
     runs as separate kernels (`RBM.uniform_noise`), the path before the compiled chain; the
     benchmark times both.
@@ -308,7 +318,7 @@ def make_train_step(model, optimizer, grad_clip=10.0, compiled_chain=True):
             hp = model.hparams
             noise = RBM.uniform_noise(hp.k_train, real, hp.n_hidden, hp.n_visible)
         with tf.GradientTape() as tape:
-            cost = model.free_energy_cost(v, mask, noise=noise)
+            cost = model.free_energy_cost(v, mask, noise=noise, dropout=dropout)
         grads = tape.gradient(cost, variables)
         optimizer.apply([tf.clip_by_value(g, -grad_clip, grad_clip) for g in grads], variables)
         return cost

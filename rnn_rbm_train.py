@@ -31,6 +31,7 @@ LEARNING_RATE = 1e-3                      # step size of the optimizer
 BATCH_SIZE = 4                            # chunks per update
 CHUNK_LENGTH = 100                        # vectors per chunk (back-propagation length), as the original
 GRAD_CLIP = 10.0                          # elementwise gradient clipping, as the original
+DROPOUT = 0.0                             # dropout on the RNN's inputs and bias-setting states
 SAVE_EVERY = 5                            # epochs between checkpoints
 SEED = 0                                  # shuffling and Gibbs sampling
 TRANSPOSE = 0                             # largest random transposition in semitones (0 = none)
@@ -53,6 +54,9 @@ def parse_args(argv):
                    help="vectors per chunk, 0 for whole songs (default %(default)s)")
     p.add_argument("--k", type=int, help="Gibbs steps of CD-k (default: the checkpoint's k_train, 15)")
     p.add_argument("--grad-clip", type=float, default=GRAD_CLIP, help="(default %(default)s)")
+    p.add_argument("--dropout", type=float, default=DROPOUT,
+                   help="drop this share of the notes the RNN reads and of the RNN states that set "
+                        "the RBM biases, in training only (default %(default)s)")
     p.add_argument("--save-every", type=int, default=SAVE_EVERY, help="(default %(default)s)")
     p.add_argument("--seed", type=int, default=SEED, help="(default %(default)s)")
     p.add_argument("--transpose", type=int, default=TRANSPOSE,
@@ -90,7 +94,7 @@ def build(args):
 
 def train(model, optimizer, epoch, songs, args):
     """Runs epochs `epoch+1 .. args.num_epochs`, saving checkpoints on the way."""
-    step = rnn_rbm.make_train_step(model, optimizer, args.grad_clip)
+    step = rnn_rbm.make_train_step(model, optimizer, args.grad_clip, dropout=args.dropout)
     chunks = rnn_rbm.split_into_chunks(songs, args.chunk_length)
     padded = list(rnn_rbm.batches(chunks, args.batch_size))  # padded once, shuffled every epoch
     rng = np.random.default_rng(args.seed + int(epoch))

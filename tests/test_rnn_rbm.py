@@ -134,6 +134,42 @@ def test_train_step_traces_once_and_lowers_the_cost():
     assert free.mean() < -5.0  # the data frames became likely under their conditional RBMs
 
 
+def test_dropout_keeps_the_expected_biases_and_is_off_by_default():
+    tf.random.set_seed(7)
+    model = randomised_model(7)
+    # No recurrence and a tiny input projection: u_t = tanh(v_t Wvu) is linear in the kept inputs,
+    # so the biases' mean over many dropped-out copies is the biases without dropout.
+    model.Wuu.assign(tf.zeros_like(model.Wuu))
+    model.Wvu.assign(model.Wvu * 1e-3)
+    v = random_frames(np.random.default_rng(7), 1, 3, SMALL.n_visible)
+    plain = [x.numpy()[0] for x in model.conditional_biases(tf.constant(v))]
+    for a, b in zip(plain, model.conditional_biases(tf.constant(v), 0.0)):
+        np.testing.assert_array_equal(a, b.numpy()[0])
+    copies = tf.constant(np.repeat(v, 20000, axis=0))
+    dropped = [x.numpy() for x in model.conditional_biases(copies, 0.3)]
+    for clean, noisy, bias in zip(plain, dropped, (model.bv.numpy(), model.bh.numpy())):
+        # step 1 reads u0 (dropped too); steps 2 and 3 read states made from dropped inputs
+        assert noisy.std(axis=0).min() > 0.01
+        np.testing.assert_allclose(noisy.mean(axis=0) - bias, clean - bias, rtol=0.05,
+                                   atol=0.02 * np.abs(clean - bias).max())
+
+
+def test_train_step_with_dropout_is_repeatable_and_differs_from_without():
+    v = random_frames(np.random.default_rng(8), 3, 5, SMALL.n_visible)
+    mask = np.ones([3, 5], np.float32)
+
+    def first_costs(dropout):
+        tf.random.set_seed(8)
+        model = rnn_rbm.RnnRbm(SMALL, seed=8)
+        optimizer = rnn_rbm.make_optimizer("adam", model.trainable_variables, 0.05)
+        step = rnn_rbm.make_train_step(model, optimizer, dropout=dropout)
+        return [float(step(v, mask)) for _ in range(3)]
+
+    with_dropout = first_costs(0.5)
+    assert with_dropout == first_costs(0.5)
+    assert with_dropout[1:] != first_costs(0.0)[1:]  # the first cost is taken before any update
+
+
 def test_generate_shapes_values_and_single_trace():
     model = randomised_model(hparams=SMALL)
     sampler = rnn_rbm.make_sampler(model)

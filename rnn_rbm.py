@@ -152,18 +152,15 @@ class RnnRbm(tf.Module):
         """The variables an RBM pre-training sets: W, bv, bh."""
         return (self.W, self.bv, self.bh)
 
-    def rnn_states(self, v, dropout=0.0):
+    def rnn_states(self, v):
         """u_1..u_T of the RNN driven by the frames `v [batch, time, n_visible]`.
 
         The input projection `v_t Wvu + bu` does not depend on the recurrence, so it is one matmul
-        for all steps; only `u_{t-1} Wuu` is sequential. With `dropout` > 0 (training only), each
-        input note the RNN reads is dropped with that probability and the rest scaled up.
+        for all steps; only `u_{t-1} Wuu` is sequential.
 
         Returns:
           `[batch, time, n_hidden_recurrent]`.
         """
-        if dropout > 0:
-            v = tf.nn.dropout(v, rate=dropout)
         drive = tf.einsum("btv,vu->tbu", v, self.Wvu) + self.bu  # [time, batch, n_hidden_recurrent]
         u_init = tf.tile(self.u0[tf.newaxis], [tf.shape(v)[0], 1])
         return tf.transpose(tanh_recurrence(drive, u_init, self.Wuu), [1, 0, 2])
@@ -171,10 +168,11 @@ class RnnRbm(tf.Module):
     def conditional_biases(self, v, dropout=0.0):
         """Per-step RBM biases `(bv_t [batch, time, n_visible], bh_t [batch, time, n_hidden])`.
 
-        Step t uses u_{t-1}: u0 for the first step, then the states after frames 1..t-1. `dropout`
-        (training only) drops the RNN's input notes and the states read by the biases.
+        Step t uses u_{t-1}: u0 for the first step, then the states after frames 1..t-1. With
+        `dropout` > 0 (training only), that share of the notes the RNN reads and of the states the
+        biases read are zeroed and the rest scaled up; the RBMs' own frames are not touched.
         """
-        u = self.rnn_states(v, dropout)
+        u = self.rnn_states(tf.nn.dropout(v, rate=dropout) if dropout > 0 else v)
         u0 = tf.tile(self.u0[tf.newaxis, tf.newaxis], [tf.shape(v)[0], 1, 1])
         u_prev = tf.concat([u0, u[:, :-1]], axis=1)  # [batch, time, n_hidden_recurrent]
         if dropout > 0:

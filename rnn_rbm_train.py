@@ -113,6 +113,8 @@ def train(model, optimizer, epoch, songs, args):
 
 def main(argv=None):
     args = parse_args(argv)
+    if not 0.0 <= args.dropout < 1.0:
+        sys.exit("error: --dropout {} is not a share of units; give a value in [0, 1)".format(args.dropout))
     try:
         model, optimizer, epoch = build(args)
         hp = model.hparams

@@ -167,7 +167,8 @@ def test_train_step_with_dropout_is_repeatable_and_differs_from_without():
 
     with_dropout = first_costs(0.5)
     assert with_dropout == first_costs(0.5)
-    assert with_dropout[1:] != first_costs(0.0)[1:]  # the first cost is taken before any update
+    # compared from the second step on, once updates made under dropout have moved the weights
+    assert with_dropout[1:] != first_costs(0.0)[1:]
 
 
 def test_generate_shapes_values_and_single_trace():

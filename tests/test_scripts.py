@@ -86,6 +86,8 @@ def test_bad_inputs_exit_with_one_line(trained, tmp_path):
                               "--out-dir", str(tmp_path / "o")], "no checkpoint there"),
         (rnn_rbm_train.main, ["9", "--data", data, "--init", init, "--out-dir", ckpt], "--resume"),
         (rnn_rbm_train.main, ["2", "--resume", "--data", data, "--out-dir", str(tmp_path)], "nothing"),
+        (rnn_rbm_train.main, ["2", "--dropout", "1", "--data", data, "--out-dir", str(tmp_path / "d")],
+         "--dropout"),
         (weight_initializations.main, ["--data", str(tmp_path / "empty"), "--out", str(tmp_path / "i")],
          "folder not found"),
         (weight_initializations.main, ["--data", data, "--out", init], "--force"),

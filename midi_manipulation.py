@@ -256,6 +256,16 @@ def noteStateMatrixToMidi(statematrix, name="example", lowerBound=lowerBound,
     return path
 
 
+def count_notes(statematrix, lowerBound=lowerBound, upperBound=upperBound):
+    """How many notes ``noteStateMatrixToMidi`` writes for ``statematrix``: its note_on messages.
+
+    A held note counts once, a re-struck one once per strike; articulate bits without play
+    count nothing.
+    """
+    play, strike = _play_and_strike(statematrix, upperBound - lowerBound)
+    return sum(is_start for _, is_start, _ in _note_changes(play, strike))
+
+
 def _check_timesteps(num_timesteps):
     if not isinstance(num_timesteps, numbers.Integral) or num_timesteps < 1:
         raise ValueError(f"num_timesteps={num_timesteps}: use a positive whole number")

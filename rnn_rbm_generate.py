@@ -122,9 +122,9 @@ def main(argv=None):
     for song in songs:
         frames = to_note_states(song, model.hparams)
         path = free_path(args.out, stem)
-        midi_manipulation.noteStateMatrixToMidi(frames, name=path, lowerBound=model.hparams.lowest_note,
-                                                upperBound=model.hparams.highest_note)
-        print("wrote {}  ({} notes)".format(path, int(frames[:, frames.shape[1] // 2:].sum())))
+        bounds = dict(lowerBound=model.hparams.lowest_note, upperBound=model.hparams.highest_note)
+        midi_manipulation.noteStateMatrixToMidi(frames, name=path, **bounds)
+        print("wrote {}  ({} notes)".format(path, midi_manipulation.count_notes(frames, **bounds)))
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 import json
 import os
 import pickle
+import re
 
 import numpy as np
 import pytest
@@ -151,9 +152,32 @@ def test_sampled_predictions_of_a_nearly_deterministic_rbm():
     W = np.zeros((3, 2), np.float32)
     bv = np.tile(np.float32([20.0, 20.0, -20.0]), (4, 1))
     frames = np.tile(np.float32([1, 0, 1]), (4, 1))
-    counts = ev.accuracy_counts(W, frames, np.zeros_like(frames), bv, np.zeros((4, 2), np.float32),
-                                num_samples=5, k=3, batch=3)
-    assert counts == (20, 20, 20)
+    sampled, mode = ev.accuracy_counts(W, frames, np.zeros_like(frames), bv,
+                                              np.zeros((4, 2), np.float32), num_samples=5, k=3, batch=3)
+    assert sampled == (20, 20, 20)
+    assert mode == (4, 4, 4)  # one prediction per frame
+
+
+def test_mode_prediction_is_the_most_probable_sampled_frame():
+    # W = 0: the units are independent, on with probabilities 0.6, 0.4 and 0.9, so the most
+    # probable frame is {0, 2} (0.6 x 0.6 x 0.9 = 0.324); 40 samples all miss it with probability
+    # 0.676**40 < 2e-7. Truth {1, 2} in every frame: the mode scores TP 1 (unit 2), FP 1 (unit 0)
+    # and FN 1 (unit 1) per frame; the sampled frames score on average TP 0.4 + 0.9, FP 0.6 and
+    # FN 0.6 + 0.1 per frame.
+    W = np.zeros((3, 2), np.float32)
+    p = np.float32([0.6, 0.4, 0.9])
+    bv = np.tile(np.log(p / (1 - p)), (50, 1))
+    frames = np.tile(np.float32([0, 1, 1]), (50, 1))
+    predict = ev.make_frame_predictor(3, 2)
+    samples, mode = predict(W, np.zeros_like(frames), bv, np.zeros((50, 2), np.float32), 40, 2)
+    assert samples.shape == (50, 40, 3)
+    np.testing.assert_array_equal(mode.numpy(), np.tile(np.float32([1, 0, 1]), (50, 1)))
+    sampled, mode_counts = ev.accuracy_counts(W, frames, np.zeros_like(frames), bv,
+                                              np.zeros((50, 2), np.float32), num_samples=40, k=2, batch=16)
+    assert mode_counts == (50, 50, 50)
+    draws = 50 * 40  # each sampled count is a sum of 2000 draws: sd below 0.015 per draw
+    for count, mean in zip(sampled, (1.3, 0.6, 0.7)):
+        assert abs(count / draws - mean) < 0.06
 
 
 def tiny_model(n_hidden=6, seed=3):
@@ -185,12 +209,16 @@ def test_log_likelihood_of_a_sequence_equals_enumeration():
 def test_script_scores_a_saved_checkpoint(tmp_path, capsys):
     rnn_rbm.save(str(tmp_path / "ckpt"), tiny_model())
     (tmp_path / "jsb_tiny.json").write_text(json.dumps(TINY))
-    ll, acc = ev.main([str(tmp_path / "ckpt"), "--dataset", str(tmp_path / "jsb_tiny.json"),
-                       "--ais-betas", "200", "--ais-runs", "20", "--acc-samples", "2"])
+    ll, acc, acc_mode = ev.main([str(tmp_path / "ckpt"), "--dataset", str(tmp_path / "jsb_tiny.json"),
+                                        "--ais-betas", "200", "--ais-runs", "20", "--acc-samples", "2"])
     out = capsys.readouterr().out
     assert "1 sequences, 3 time steps" in out
     assert "paper RNN-RBM" in out and "-6.27" in out and "-61.00" in out
-    assert -61.0 < ll < 0.0 and 0.0 <= acc <= 1.0
+    assert -61.0 < ll < 0.0 and 0.0 <= acc <= 1.0 and 0.0 <= acc_mode <= 1.0
+    assert "ACC % (mode)" in out and "most probable of each frame's samples" in out
+    # Repeating the previous frame: {} for {60}, {60} for {60, 72}, {60, 72} for {72}:
+    # TP 0 + 1 + 1, FP 0 + 0 + 1, FN 1 + 1 + 0 -> 2 / 5.
+    assert re.search(r"repeat previous frame\s+-\s+-\s+40\.00", out)
 
 
 def test_script_refuses_a_missing_checkpoint_and_a_midi_model(tmp_path):

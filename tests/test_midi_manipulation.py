@@ -171,6 +171,21 @@ def test_writer_starts_notes_the_matrix_implies(tmp_path):
     np.testing.assert_array_equal(read, expected)
 
 
+def test_count_notes_matches_the_note_ons_written(tmp_path):
+    # Pitch 0: held over frames 0-2 and re-struck at 2 -> 2 notes. Pitch 1: play without
+    # articulate from silence -> 1 note. Pitch 2: articulate without play -> none.
+    matrix = np.zeros((4, 2 * span), dtype=np.uint8)
+    matrix[0:3, 0] = matrix[0, span] = matrix[2, span] = 1
+    matrix[1, 1] = 1
+    matrix[3, span + 2] = 1
+    assert mm.count_notes(matrix) == 3
+    for seed in range(3):
+        matrix = _random_matrix(seed)
+        midi = mido.MidiFile(mm.noteStateMatrixToMidi(matrix, str(tmp_path / "r{}".format(seed))))
+        note_ons = sum(m.type == "note_on" and m.velocity > 0 for m in midi.tracks[0])
+        assert mm.count_notes(matrix) == note_ons > matrix[:, span:].sum() / 2
+
+
 def test_writer_rejects_wrong_width(tmp_path):
     with pytest.raises(ValueError, match=r"expected \[frames, 156\]"):
         mm.noteStateMatrixToMidi(np.zeros((4, 100)), str(tmp_path / "w"))

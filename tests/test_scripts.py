@@ -55,7 +55,7 @@ def test_resume_continues_from_the_last_epoch(trained, capsys):
     assert sorted(rnn_rbm.epoch_checkpoints(ckpt)) == [2, 3, 4]
 
 
-def test_generation_writes_songs_with_notes_and_never_overwrites(trained):
+def test_generation_writes_songs_with_notes_and_never_overwrites(trained, capsys):
     root, data, ckpt, init = trained
     out = str(root / "music")
     args = [os.path.join(ckpt, "epoch_3"), "--data", data, "--out", out, "--num", "2", "--steps", "30",
@@ -64,10 +64,12 @@ def test_generation_writes_songs_with_notes_and_never_overwrites(trained):
     rnn_rbm_generate.main(args)
     names = sorted(os.listdir(out))
     assert names == ["epoch_3_0.mid", "epoch_3_1.mid", "epoch_3_2.mid", "epoch_3_3.mid"]
+    printed = capsys.readouterr().out
     for name in names:
         midi = mido.MidiFile(os.path.join(out, name))
         notes = [m for m in midi if m.type == "note_on" and m.velocity > 0]
         assert len(notes) > 0
+        assert "{}  ({} notes)".format(os.path.join(out, name), len(notes)) in printed
         assert midi_manipulation.midiToNoteStateMatrix(os.path.join(out, name)).shape[0] <= 30 * 5
 
 

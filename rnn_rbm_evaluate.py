@@ -41,7 +41,7 @@ import rnn_rbm
 SPLIT = "test"           # the split scored; model selection belongs to "valid", never to "test"
 AIS_RUNS = 100           # AIS runs per conditional RBM, as in the paper
 AIS_BETAS = 1000         # intermediate distributions (14500 gives Salakhutdinov & Murray's own schedule)
-ACC_SAMPLES = 100        # sampled predictions of each frame (the mode is picked among them)
+ACC_SAMPLES = 1000       # sampled predictions of each frame (the mode is picked among them)
 FRAMES_PER_BATCH = 128   # conditional RBMs processed together (memory ~ frames x runs x n_hidden)
 SEED = 1234              # seeds TensorFlow's and numpy's random draws
 

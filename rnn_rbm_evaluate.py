@@ -4,7 +4,8 @@
 
 CHECKPOINT is the prefix written by `rnn_rbm.save` (e.g. `/tmp/jsb/best`); the model must have the
 paper's 88 visible units (MIDI 21..108, one frame per RBM, no articulation half). Two figures are
-printed beside the paper's RNN-RBM row for that dataset:
+printed beside the paper's RNN-RBM and RNN-NADE (HF) rows for that dataset (an RNN-NADE checkpoint,
+`--distribution nade`, has its LL computed exactly instead of by AIS):
 
 * LL: the mean over every time step of the split of log p(v_t | v_<t) in nats. Each step is a
   conditional RBM, so log p(v_t | v_<t) = -F_t(v_t) - log Z_t, with log Z_t estimated by annealed
@@ -51,6 +52,13 @@ PAPER_RNN_RBM = {
     "nottingham": ("Nottingham", -2.39, 75.40),
     "muse": ("MuseData", -6.01, 34.02),
     "jsb": ("JSB Chorales", -6.27, 33.12),
+}
+# The paper's best model, RNN-NADE trained with Hessian-free optimisation, same layout.
+PAPER_RNN_NADE_HF = {
+    "piano": (-7.05, 23.42),
+    "nottingham": (-2.31, 71.50),
+    "muse": (-5.60, 32.60),
+    "jsb": (-5.56, 32.50),
 }
 RANDOM_LL = -midi_manipulation.BENCHMARK_KEYS * np.log(2.0)  # every frame equally likely: -61.00
 
@@ -253,6 +261,13 @@ def log_likelihoods(W, frames, previous, bv, bh, betas, num_runs, batch, seed=0)
     return np.concatenate(out).astype(np.float64), np.concatenate(used)
 
 
+def nade_log_likelihoods(W, V, frames, bv, bh, batch):
+    """log p(v_t | v_<t) of every frame of an RNN-NADE, exact: `[N]` float64 nats."""
+    out = [rnn_rbm.nade_log_prob(frames[i:i + batch], W, V, bv[i:i + batch], bh[i:i + batch]).numpy()
+           for i in range(0, len(frames), batch)]
+    return np.concatenate(out).astype(np.float64)
+
+
 # ---------------------------------------------------------------------------------------------
 # Expected frame-level accuracy (Bay, Ehmann & Downie 2009).
 # ---------------------------------------------------------------------------------------------
@@ -306,7 +321,27 @@ def make_frame_predictor(n_visible, n_hidden):
     return predict
 
 
-def accuracy_counts(W, frames, previous, bv, bh, num_samples, k, batch):
+def make_nade_predictor(n_visible, n_hidden):
+    """`make_frame_predictor` for NADEs with output weights V: `predict(W, V, bv, bh, num_samples)
+    -> (samples [N, num_samples, n_visible], mode [N, n_visible])`, the samples exact draws and the
+    mode the sample with the highest exact log-probability."""
+    matrix = tf.TensorSpec([n_visible, n_hidden], tf.float32)
+    spec = [matrix, matrix, tf.TensorSpec([None, n_visible], tf.float32),
+            tf.TensorSpec([None, n_hidden], tf.float32), tf.TensorSpec([], tf.int32)]
+
+    @tf.function(input_signature=spec)
+    def predict(W, V, bv, bh, num_samples):
+        bv_rows, bh_rows = tf.repeat(bv, num_samples, axis=0), tf.repeat(bh, num_samples, axis=0)
+        v, log_p = rnn_rbm.nade_sample(W, V, bv_rows, bh_rows)
+        n = tf.shape(bv)[0]
+        samples = tf.reshape(v, [n, num_samples, n_visible])
+        log_p = tf.reshape(log_p, [n, num_samples])
+        return samples, tf.gather(samples, tf.argmax(log_p, axis=1), batch_dims=1)
+
+    return predict
+
+
+def accuracy_counts(W, frames, previous, bv, bh, num_samples, k, batch, V=None):
     """`(tp, fp, fn)` of two predictions of every frame against the true frame, summed over frames.
 
     Each chain starts from the true previous frame (zeros for a sequence's first frame). It is
@@ -316,12 +351,20 @@ def accuracy_counts(W, frames, previous, bv, bh, num_samples, k, batch):
       `(sampled, mode)`: `sampled` sums the counts of all `num_samples` sampled frames (the
       expected accuracy of a frame drawn from the model); `mode` counts one prediction per frame,
       the most probable of its sampled frames (the more samples, the closer to the RBM's mode).
+    With `V` (a NADE's output weights) the frames are a NADE's exact draws and `previous`, `k` unused.
     """
-    predict = make_frame_predictor(*W.shape)
+    rbm_predict = make_frame_predictor(*W.shape) if V is None else None
+    nade_predict = make_nade_predictor(*W.shape) if V is not None else None
+
+    def predict(rows):
+        if V is None:
+            return rbm_predict(W, previous[rows], bv[rows], bh[rows], num_samples, k)
+        return nade_predict(W, V, bv[rows], bh[rows], num_samples)
+
     sampled, mode = np.zeros(3, np.int64), np.zeros(3, np.int64)
     for i in range(0, len(frames), batch):
         rows = slice(i, i + batch)
-        guesses, best = predict(W, previous[rows], bv[rows], bh[rows], num_samples, k)
+        guesses, best = predict(rows)
         sampled += frame_counts(guesses.numpy(), frames[rows][:, None, :])
         mode += frame_counts(best.numpy(), frames[rows])
     return tuple(int(x) for x in sampled), tuple(int(x) for x in mode)
@@ -356,10 +399,11 @@ def conditional_rows(model, rolls):
     return tuple(np.concatenate(column) for column in zip(*parts))
 
 
-def paper_row(dataset_path):
-    """`(name, LL, ACC %)` of the paper's RNN-RBM for the dataset named by the file, or None."""
+def paper_row(dataset_path, table=None):
+    """`(name, LL, ACC %)` of the paper's RNN-RBM (or the row of `table`, keyed like it) for the
+    dataset named by the file, or None."""
     name = os.path.basename(dataset_path).lower()
-    for key, row in PAPER_RNN_RBM.items():
+    for key, row in (PAPER_RNN_RBM if table is None else table).items():
         if key in name:
             return row
     return None
@@ -421,6 +465,8 @@ def print_table(dataset, ll, acc, acc_mode, acc_repeat):
                      "{:.2f}".format(100 * acc_mode)))
     if paper:
         print(row.format("paper RNN-RBM", "{:.2f}".format(paper[1]), "{:.2f}".format(paper[2]), "-"))
+        nade = paper_row(dataset, PAPER_RNN_NADE_HF)
+        print(row.format("paper RNN-NADE (HF)", "{:.2f}".format(nade[0]), "{:.2f}".format(nade[1]), "-"))
     print(row.format("repeat previous frame", "-", "-", "{:.2f}".format(100 * acc_repeat)))
     print(row.format("random (-88 ln 2)", "{:.2f}".format(RANDOM_LL), "-", "-"))
 
@@ -436,18 +482,25 @@ def main(argv=None):
         args.checkpoint, args.dataset, args.split, len(rolls), len(frames)))
 
     start = time.time()
-    betas = ais_betas(args.ais_betas)
-    ll, bound_used = log_likelihoods(W, frames, previous, bv, bh, betas, args.ais_runs, args.batch, args.seed)
-    print("LL   {:.3f} nats per time step   (AIS: {} runs, {} betas; found states outweighed AIS "
-          "on {:.1f} % of steps; {:.0f} s)".format(ll.mean(), args.ais_runs, args.ais_betas,
-                                                  100 * bound_used.mean(), time.time() - start))
+    V = model.V.numpy() if model.is_nade else None
+    if model.is_nade:
+        ll = nade_log_likelihoods(W, V, frames, bv, bh, args.batch)
+        print("LL   {:.3f} nats per time step   (exact: each step is a NADE; {:.0f} s)".format(
+            ll.mean(), time.time() - start))
+    else:
+        betas = ais_betas(args.ais_betas)
+        ll, bound_used = log_likelihoods(W, frames, previous, bv, bh, betas, args.ais_runs, args.batch, args.seed)
+        print("LL   {:.3f} nats per time step   (AIS: {} runs, {} betas; found states outweighed AIS "
+              "on {:.1f} % of steps; {:.0f} s)".format(ll.mean(), args.ais_runs, args.ais_betas,
+                                                      100 * bound_used.mean(), time.time() - start))
 
     start = time.time()
     k = model.hparams.k_generate if args.acc_gibbs is None else args.acc_gibbs
-    sampled, mode = accuracy_counts(W, frames, previous, bv, bh, args.acc_samples, k, args.batch)
+    sampled, mode = accuracy_counts(W, frames, previous, bv, bh, args.acc_samples, k, args.batch, V=V)
     acc, acc_mode = accuracy(*sampled), accuracy(*mode)
-    print("ACC  {:.2f} %   (sampled frames: TP {} FP {} FN {}; {} samples per frame, {} Gibbs steps; "
-          "{:.0f} s)".format(100 * acc, *sampled, args.acc_samples, k, time.time() - start))
+    how = "exact NADE draws" if model.is_nade else "{} Gibbs steps".format(k)
+    print("ACC  {:.2f} %   (sampled frames: TP {} FP {} FN {}; {} samples per frame, {}; "
+          "{:.0f} s)".format(100 * acc, *sampled, args.acc_samples, how, time.time() - start))
     print("     {:.2f} %   (most probable of each frame's samples: TP {} FP {} FN {})".format(
         100 * acc_mode, *mode))
     print_table(args.dataset, ll.mean(), acc, acc_mode, accuracy(*frame_counts(previous, frames)))

@@ -7,6 +7,11 @@ the training songs, which gives the RNN-RBM a sensible prior over chords before 
     python weight_initializations.py --epochs 20 --out parameter_checkpoints/init_small
     python weight_initializations.py --dataset ../shared/data/jsb_chorales.json \
         --out parameter_checkpoints/jsb/initialized       # the paper's 88-key setting
+    python weight_initializations.py --dataset ../shared/data/jsb_chorales.json --distribution nade \
+        --out parameter_checkpoints/jsb_nade/initialized  # an RNN-NADE instead
+
+With `--distribution nade` the model is the paper's RNN-NADE and its NADE (W, V, bv, bh) is fitted
+the same way, by gradient steps on its exact log-likelihood instead of CD.
 
 Writes `<out>.index`, `<out>.data-*` and `<out>.json` (the hyperparameters).
 """
@@ -43,6 +48,10 @@ def parse_args(argv):
     p.add_argument("--n_hidden", type=int, help="RBM hidden units (default 50; 150 with --dataset)")
     p.add_argument("--n_hidden_recurrent", type=int, help="RNN units (default 100)")
     p.add_argument("--num_timesteps", type=int, help="16th-note frames per RBM vector (default 5)")
+    p.add_argument("--distribution", default="rbm", choices=rnn_rbm.DISTRIBUTIONS,
+                   help="the model of each step: rbm (RNN-RBM, pre-trained with CD-k) or nade "
+                        "(RNN-NADE, pre-trained by gradient descent on its exact log-likelihood) "
+                        "(default %(default)s)")
     p.add_argument("--seed", type=int, default=SEED, help="random seed (default %(default)s)")
     return p.parse_args(argv)
 
@@ -51,6 +60,7 @@ def hparams_from_args(args):
     """Hyperparameters: the original's for MIDI, the paper's for a benchmark, flags override."""
     overrides = {name: getattr(args, name) for name in ("n_hidden", "n_hidden_recurrent", "num_timesteps")
                  if getattr(args, name) is not None}
+    overrides["distribution"] = args.distribution
     if args.dataset:
         return rnn_rbm.paper_hparams(**overrides)
     return rnn_rbm.HParams(**overrides)
@@ -82,10 +92,38 @@ def make_cd_epoch(model, k, lr):
     return cd_epoch
 
 
+def make_nade_epoch(model, lr):
+    """Like `make_cd_epoch` for a NADE: one gradient step of size `lr` on each song's mean negative
+    log-likelihood, the biases shared by every vector. Returns the epoch's mean NLL per vector in
+    nats, measured before each update."""
+    spec = [tf.TensorSpec([None, model.hparams.n_visible], tf.float32), tf.TensorSpec([None], tf.int32)]
+    variables = model.rbm_variables
+
+    @tf.function(input_signature=spec)
+    def nade_epoch(vectors, bounds):
+        def update(i, total):
+            v = vectors[bounds[i]:bounds[i + 1]]
+            rows = tf.shape(v)[0]
+            with tf.GradientTape() as tape:
+                nll = -rnn_rbm.nade_log_prob(v, model.W, model.V, tf.tile(model.bv[tf.newaxis], [rows, 1]),
+                                             tf.tile(model.bh[tf.newaxis], [rows, 1]))
+                cost = tf.reduce_mean(nll)
+            for variable, grad in zip(variables, tape.gradient(cost, variables)):
+                variable.assign_sub(lr * grad)
+            return i + 1, total + tf.reduce_sum(nll)
+
+        songs = tf.shape(bounds)[0] - 1
+        _, total = tf.while_loop(lambda i, _: i < songs, update, (tf.constant(0), tf.constant(0.0)))
+        return total / tf.cast(tf.shape(vectors)[0], tf.float32)
+
+    return nade_epoch
+
+
 def pretrain(model, songs, epochs, k, lr):
-    """CD-k on the vectors of `songs`, one song per update as in the original; returns the last
-    epoch's mean reconstruction error."""
-    cd_epoch = make_cd_epoch(model, k, lr)
+    """CD-k on the vectors of `songs` (gradient steps on the log-likelihood for a NADE), one song
+    per update as in the original; returns the last epoch's mean reconstruction error (NLL in nats
+    for a NADE)."""
+    cd_epoch = make_nade_epoch(model, lr) if model.is_nade else make_cd_epoch(model, k, lr)
     vectors = tf.constant(np.concatenate(songs), tf.float32)
     bounds = tf.constant(np.cumsum([0] + [len(s) for s in songs]), tf.int32)
     error = float("nan")
@@ -106,12 +144,14 @@ def main(argv=None):
         sys.exit("error: {}".format(e))
     tf.random.set_seed(args.seed)
     model = rnn_rbm.RnnRbm(hparams, seed=args.seed)
-    print("{} songs, {} vectors of {} units; RBM with {} hidden units".format(
-        len(songs), sum(len(s) for s in songs), hparams.n_visible, hparams.n_hidden))
+    print("{} songs, {} vectors of {} units; {} with {} hidden units".format(
+        len(songs), sum(len(s) for s in songs), hparams.n_visible, hparams.distribution.upper(),
+        hparams.n_hidden))
     start = time.time()
     error = pretrain(model, songs, args.epochs, args.k, args.lr)
     rnn_rbm.save(args.out, model)
-    print("reconstruction error {:.4f}  {:.1f} s  saved {}".format(error, time.time() - start, args.out))
+    print("{} {:.4f}  {:.1f} s  saved {}".format("NLL per vector" if model.is_nade else "reconstruction error",
+                                                 error, time.time() - start, args.out))
 
 
 if __name__ == "__main__":

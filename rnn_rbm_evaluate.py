@@ -46,19 +46,13 @@ ACC_SAMPLES = 1000       # sampled predictions of each frame (the mode is picked
 FRAMES_PER_BATCH = 128   # conditional RBMs processed together (memory ~ frames x runs x n_hidden)
 SEED = 1234              # seeds TensorFlow's and numpy's random draws
 
-# Table 1 of the paper, RNN-RBM row: (name, LL per time step in nats, ACC in %).
-PAPER_RNN_RBM = {
-    "piano": ("Piano-midi.de", -7.09, 28.92),
-    "nottingham": ("Nottingham", -2.39, 75.40),
-    "muse": ("MuseData", -6.01, 34.02),
-    "jsb": ("JSB Chorales", -6.27, 33.12),
-}
-# The paper's best model, RNN-NADE trained with Hessian-free optimisation, same layout.
-PAPER_RNN_NADE_HF = {
-    "piano": (-7.05, 23.42),
-    "nottingham": (-2.31, 71.50),
-    "muse": (-5.60, 32.60),
-    "jsb": (-5.56, 32.50),
+# Table 1 of the paper: (name, RNN-RBM row, RNN-NADE (HF) row), each row (LL per time step in
+# nats, ACC in %).
+PAPER_TABLE = {
+    "piano": ("Piano-midi.de", (-7.09, 28.92), (-7.05, 23.42)),
+    "nottingham": ("Nottingham", (-2.39, 75.40), (-2.31, 71.50)),
+    "muse": ("MuseData", (-6.01, 34.02), (-5.60, 32.60)),
+    "jsb": ("JSB Chorales", (-6.27, 33.12), (-5.56, 32.50)),
 }
 RANDOM_LL = -midi_manipulation.BENCHMARK_KEYS * np.log(2.0)  # every frame equally likely: -61.00
 
@@ -292,6 +286,15 @@ def accuracy(tp, fp, fn):
     return tp / total if total else 1.0
 
 
+def samples_and_mode(v, score, num_samples):
+    """`v [N * num_samples, n_visible]` (a frame's samples adjacent) and a score that grows with
+    each sample's probability (`[N * num_samples]`) -> `(samples [N, num_samples, n_visible],
+    mode [N, n_visible])`, the mode being each frame's best-scoring sample."""
+    samples = tf.reshape(v, [-1, num_samples, tf.shape(v)[1]])
+    best = tf.argmax(tf.reshape(score, [-1, num_samples]), axis=1)
+    return samples, tf.gather(samples, best, batch_dims=1)
+
+
 def make_frame_predictor(n_visible, n_hidden):
     """A `tf.function` drawing sampled predictions of frames from their conditional RBMs.
 
@@ -313,10 +316,7 @@ def make_frame_predictor(n_visible, n_hidden):
 
         bv_rows, bh_rows = rows(bv), rows(bh)
         v = RBM.gibbs_chain(rows(start), W, bv_rows, bh_rows, k)
-        n = tf.shape(start)[0]
-        samples = tf.reshape(v, [n, num_samples, n_visible])
-        free_energy = tf.reshape(RBM.free_energy(v, W, bv_rows, bh_rows), [n, num_samples])
-        return samples, tf.gather(samples, tf.argmin(free_energy, axis=1), batch_dims=1)
+        return samples_and_mode(v, -RBM.free_energy(v, W, bv_rows, bh_rows), num_samples)
 
     return predict
 
@@ -332,11 +332,7 @@ def make_nade_predictor(n_visible, n_hidden):
     @tf.function(input_signature=spec)
     def predict(W, V, bv, bh, num_samples):
         bv_rows, bh_rows = tf.repeat(bv, num_samples, axis=0), tf.repeat(bh, num_samples, axis=0)
-        v, log_p = rnn_rbm.nade_sample(W, V, bv_rows, bh_rows)
-        n = tf.shape(bv)[0]
-        samples = tf.reshape(v, [n, num_samples, n_visible])
-        log_p = tf.reshape(log_p, [n, num_samples])
-        return samples, tf.gather(samples, tf.argmax(log_p, axis=1), batch_dims=1)
+        return samples_and_mode(*rnn_rbm.nade_sample(W, V, bv_rows, bh_rows), num_samples)
 
     return predict
 
@@ -353,13 +349,16 @@ def accuracy_counts(W, frames, previous, bv, bh, num_samples, k, batch, V=None):
       the most probable of its sampled frames (the more samples, the closer to the RBM's mode).
     With `V` (a NADE's output weights) the frames are a NADE's exact draws and `previous`, `k` unused.
     """
-    rbm_predict = make_frame_predictor(*W.shape) if V is None else None
-    nade_predict = make_nade_predictor(*W.shape) if V is not None else None
+    if V is None:
+        rbm_predict = make_frame_predictor(*W.shape)
 
-    def predict(rows):
-        if V is None:
+        def predict(rows):
             return rbm_predict(W, previous[rows], bv[rows], bh[rows], num_samples, k)
-        return nade_predict(W, V, bv[rows], bh[rows], num_samples)
+    else:
+        nade_predict = make_nade_predictor(*W.shape)
+
+        def predict(rows):
+            return nade_predict(W, V, bv[rows], bh[rows], num_samples)
 
     sampled, mode = np.zeros(3, np.int64), np.zeros(3, np.int64)
     for i in range(0, len(frames), batch):
@@ -399,11 +398,11 @@ def conditional_rows(model, rolls):
     return tuple(np.concatenate(column) for column in zip(*parts))
 
 
-def paper_row(dataset_path, table=None):
-    """`(name, LL, ACC %)` of the paper's RNN-RBM (or the row of `table`, keyed like it) for the
+def paper_row(dataset_path):
+    """`(name, (LL, ACC %) of the RNN-RBM, (LL, ACC %) of the RNN-NADE (HF))` from the paper for the
     dataset named by the file, or None."""
     name = os.path.basename(dataset_path).lower()
-    for key, row in (PAPER_RNN_RBM if table is None else table).items():
+    for key, row in PAPER_TABLE.items():
         if key in name:
             return row
     return None
@@ -457,16 +456,15 @@ def load_inputs(args):
 
 
 def print_table(dataset, ll, acc, acc_mode, acc_repeat):
-    """Our figures beside the paper's RNN-RBM row and two baselines."""
+    """Our figures beside the paper's RNN-RBM and RNN-NADE (HF) rows and two baselines."""
     paper = paper_row(dataset)
     row = "{:<24}{:>10}{:>10}{:>14}"
     print(row.format("", "LL", "ACC %", "ACC % (mode)"))
     print(row.format("this model", "{:.2f}".format(ll), "{:.2f}".format(100 * acc),
                      "{:.2f}".format(100 * acc_mode)))
     if paper:
-        print(row.format("paper RNN-RBM", "{:.2f}".format(paper[1]), "{:.2f}".format(paper[2]), "-"))
-        nade = paper_row(dataset, PAPER_RNN_NADE_HF)
-        print(row.format("paper RNN-NADE (HF)", "{:.2f}".format(nade[0]), "{:.2f}".format(nade[1]), "-"))
+        for label, (paper_ll, paper_acc) in zip(("paper RNN-RBM", "paper RNN-NADE (HF)"), paper[1:]):
+            print(row.format(label, "{:.2f}".format(paper_ll), "{:.2f}".format(paper_acc), "-"))
     print(row.format("repeat previous frame", "-", "-", "{:.2f}".format(100 * acc_repeat)))
     print(row.format("random (-88 ln 2)", "{:.2f}".format(RANDOM_LL), "-", "-"))
 

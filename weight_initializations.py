@@ -66,69 +66,64 @@ def hparams_from_args(args):
     return rnn_rbm.HParams(**overrides)
 
 
-def make_cd_epoch(model, k, lr):
-    """A `tf.function` running one epoch of CD-k: one update of W, bv, bh per song, in order.
+def cd_song_update(model, v, k, lr):
+    """One CD-k update of W, bv, bh on the vectors `v` of one song; returns their summed squared
+    reconstruction error of p(v | h(v)), a progress signal rather than the objective."""
+    for variable, delta in zip(model.rbm_variables, RBM.cd_update(v, model.W, model.bv, model.bh, k, lr)):
+        variable.assign_add(delta)
+    recon = RBM.visible_probs(RBM.hidden_probs(v, model.W, model.bh), model.W, model.bv)
+    return tf.reduce_sum(tf.square(v - recon))
+
+
+def nade_song_update(model, v, lr):
+    """One gradient step of size `lr` on the mean negative log-likelihood of one song's vectors
+    under the NADE (W, V, bv, bh), its biases shared by every vector; returns their summed NLL in
+    nats, measured before the step."""
+    rows = tf.shape(v)[0]
+    with tf.GradientTape() as tape:
+        nll = -rnn_rbm.nade_log_prob(v, model.W, model.V, tf.tile(model.bv[tf.newaxis], [rows, 1]),
+                                     tf.tile(model.bh[tf.newaxis], [rows, 1]))
+        cost = tf.reduce_mean(nll)
+    for variable, grad in zip(model.rbm_variables, tape.gradient(cost, model.rbm_variables)):
+        variable.assign_sub(lr * grad)
+    return tf.reduce_sum(nll)
+
+
+def make_epoch(model, k, lr):
+    """A `tf.function` running one epoch of pre-training: one update per song, in order, CD-k for
+    an RBM (`cd_song_update`), a gradient step on the log-likelihood for a NADE (`nade_song_update`).
 
     The songs come concatenated as `vectors [N, n_visible]` with `bounds [songs + 1]` (song i is
     rows bounds[i]..bounds[i+1]); looping over them inside the graph spares a Python call per song.
-    Returns the epoch's mean squared reconstruction error of p(v | h(v)) per vector, a progress
-    signal rather than the objective.
+    Returns the epoch's mean reconstruction error (NLL in nats for a NADE) per vector.
     """
     spec = [tf.TensorSpec([None, model.hparams.n_visible], tf.float32), tf.TensorSpec([None], tf.int32)]
 
+    def song_update(v):
+        return nade_song_update(model, v, lr) if model.is_nade else cd_song_update(model, v, k, lr)
+
     @tf.function(input_signature=spec)
-    def cd_epoch(vectors, bounds):
+    def epoch(vectors, bounds):
         def update(i, error):
-            v = vectors[bounds[i]:bounds[i + 1]]
-            for variable, delta in zip(model.rbm_variables, RBM.cd_update(v, model.W, model.bv, model.bh, k, lr)):
-                variable.assign_add(delta)
-            recon = RBM.visible_probs(RBM.hidden_probs(v, model.W, model.bh), model.W, model.bv)
-            return i + 1, error + tf.reduce_sum(tf.square(v - recon))
+            return i + 1, error + song_update(vectors[bounds[i]:bounds[i + 1]])
 
         songs = tf.shape(bounds)[0] - 1
         _, error = tf.while_loop(lambda i, _: i < songs, update, (tf.constant(0), tf.constant(0.0)))
         return error / tf.cast(tf.shape(vectors)[0], tf.float32)
 
-    return cd_epoch
-
-
-def make_nade_epoch(model, lr):
-    """Like `make_cd_epoch` for a NADE: one gradient step of size `lr` on each song's mean negative
-    log-likelihood, the biases shared by every vector. Returns the epoch's mean NLL per vector in
-    nats, measured before each update."""
-    spec = [tf.TensorSpec([None, model.hparams.n_visible], tf.float32), tf.TensorSpec([None], tf.int32)]
-    variables = model.rbm_variables
-
-    @tf.function(input_signature=spec)
-    def nade_epoch(vectors, bounds):
-        def update(i, total):
-            v = vectors[bounds[i]:bounds[i + 1]]
-            rows = tf.shape(v)[0]
-            with tf.GradientTape() as tape:
-                nll = -rnn_rbm.nade_log_prob(v, model.W, model.V, tf.tile(model.bv[tf.newaxis], [rows, 1]),
-                                             tf.tile(model.bh[tf.newaxis], [rows, 1]))
-                cost = tf.reduce_mean(nll)
-            for variable, grad in zip(variables, tape.gradient(cost, variables)):
-                variable.assign_sub(lr * grad)
-            return i + 1, total + tf.reduce_sum(nll)
-
-        songs = tf.shape(bounds)[0] - 1
-        _, total = tf.while_loop(lambda i, _: i < songs, update, (tf.constant(0), tf.constant(0.0)))
-        return total / tf.cast(tf.shape(vectors)[0], tf.float32)
-
-    return nade_epoch
+    return epoch
 
 
 def pretrain(model, songs, epochs, k, lr):
     """CD-k on the vectors of `songs` (gradient steps on the log-likelihood for a NADE), one song
     per update as in the original; returns the last epoch's mean reconstruction error (NLL in nats
     for a NADE)."""
-    cd_epoch = make_nade_epoch(model, lr) if model.is_nade else make_cd_epoch(model, k, lr)
+    run_epoch = make_epoch(model, k, lr)
     vectors = tf.constant(np.concatenate(songs), tf.float32)
     bounds = tf.constant(np.cumsum([0] + [len(s) for s in songs]), tf.int32)
     error = float("nan")
     for _ in tqdm(range(epochs), desc="pre-training", unit="epoch"):
-        error = float(cd_epoch(vectors, bounds))
+        error = float(run_epoch(vectors, bounds))
     return error
 
 

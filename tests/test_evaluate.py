@@ -1,4 +1,5 @@
 """Tests for the benchmark loader and rnn_rbm_evaluate: AIS, frame accuracy, the script end to end."""
+import itertools
 import json
 import os
 import pickle
@@ -136,12 +137,14 @@ def test_ais_schedule_is_salakhutdinov_and_murrays_at_14500():
 
 
 def test_frame_accuracy_on_a_hand_worked_case():
-    # Frame 1: predicted {0, 1}, true {1, 2} -> TP 1 (unit 1), FP 1 (unit 0), FN 1 (unit 2).
-    # Frame 2: predicted {3}, true {3} -> TP 1. Frame 3: predicted {}, true {0, 4} -> FN 2.
-    # Frame 4: silence predicted for silence: counts nothing.
+    # Frame 1: predicted {0, 1}, true {1, 2} -> TP 1 (unit 1), FP 1 (unit 0), FN 1 (unit 2): 1/3.
+    # Frame 2: predicted {3}, true {3} -> TP 1: 1. Frame 3: predicted {}, true {0, 4} -> FN 2: 0.
+    # Frame 4: silence predicted for silence: nothing to find, nothing wrong: 1.
     predicted = [[1, 1, 0, 0, 0], [0, 0, 0, 1, 0], [0, 0, 0, 0, 0], [0, 0, 0, 0, 0]]
     target = [[0, 1, 1, 0, 0], [0, 0, 0, 1, 0], [1, 0, 0, 0, 1], [0, 0, 0, 0, 0]]
-    assert ev.frame_counts(predicted, target) == (2, 1, 3)
+    np.testing.assert_allclose(ev.frame_accuracies(predicted, target), [1 / 3, 1, 0, 1])
+    assert ev.frame_accuracies(predicted, target).mean() == pytest.approx(7 / 12)  # the per-step ACC
+    assert ev.frame_counts(predicted, target) == (2, 1, 3)  # pooled: 2 / 6
     assert ev.accuracy(2, 1, 3) == pytest.approx(2 / 6)
     assert ev.accuracy(0, 0, 0) == 1.0
 
@@ -152,18 +155,19 @@ def test_sampled_predictions_of_a_nearly_deterministic_rbm():
     W = np.zeros((3, 2), np.float32)
     bv = np.tile(np.float32([20.0, 20.0, -20.0]), (4, 1))
     frames = np.tile(np.float32([1, 0, 1]), (4, 1))
-    sampled, mode = ev.accuracy_counts(W, frames, np.zeros_like(frames), bv,
-                                              np.zeros((4, 2), np.float32), num_samples=5, k=3, batch=3)
-    assert sampled == (20, 20, 20)
-    assert mode == (4, 4, 4)  # one prediction per frame
+    expected, mode, pooled = ev.frame_scores(W, frames, np.zeros_like(frames), bv,
+                                             np.zeros((4, 2), np.float32), num_samples=5, k=3, batch=3)
+    np.testing.assert_allclose(expected, [1 / 3] * 4)
+    np.testing.assert_allclose(mode, [1 / 3] * 4)  # one prediction per frame
+    assert pooled == (20, 20, 20)
 
 
-def test_mode_prediction_is_the_most_probable_sampled_frame():
+def test_mode_and_expected_accuracy_of_independent_units():
     # W = 0: the units are independent, on with probabilities 0.6, 0.4 and 0.9, so the most
     # probable frame is {0, 2} (0.6 x 0.6 x 0.9 = 0.324); 40 samples all miss it with probability
     # 0.676**40 < 2e-7. Truth {1, 2} in every frame: the mode scores TP 1 (unit 2), FP 1 (unit 0)
-    # and FN 1 (unit 1) per frame; the sampled frames score on average TP 0.4 + 0.9, FP 0.6 and
-    # FN 0.6 + 0.1 per frame.
+    # and FN 1 (unit 1), accuracy 1/3. The expected accuracy of a sampled frame is worked out by
+    # listing the 8 frames with their probabilities.
     W = np.zeros((3, 2), np.float32)
     p = np.float32([0.6, 0.4, 0.9])
     bv = np.tile(np.log(p / (1 - p)), (50, 1))
@@ -172,11 +176,18 @@ def test_mode_prediction_is_the_most_probable_sampled_frame():
     samples, mode = predict(W, np.zeros_like(frames), bv, np.zeros((50, 2), np.float32), 40, 2)
     assert samples.shape == (50, 40, 3)
     np.testing.assert_array_equal(mode.numpy(), np.tile(np.float32([1, 0, 1]), (50, 1)))
-    sampled, mode_counts = ev.accuracy_counts(W, frames, np.zeros_like(frames), bv,
-                                              np.zeros((50, 2), np.float32), num_samples=40, k=2, batch=16)
-    assert mode_counts == (50, 50, 50)
-    draws = 50 * 40  # each sampled count is a sum of 2000 draws: sd below 0.015 per draw
-    for count, mean in zip(sampled, (1.3, 0.6, 0.7)):
+    expected, mode_acc, pooled = ev.frame_scores(W, frames, np.zeros_like(frames), bv,
+                                                 np.zeros((50, 2), np.float32), num_samples=40, k=2, batch=16)
+    np.testing.assert_allclose(mode_acc, [1 / 3] * 50)
+    exact = 0.0
+    for bits in itertools.product((0, 1), repeat=3):
+        prob = np.prod([q if b else 1 - q for q, b in zip(p, bits)])
+        exact += prob * ev.frame_accuracies(bits, [0, 1, 1])
+    assert exact == pytest.approx(0.52)  # .216/2 + .016/2 + .144 + .324/3 + .024/3 + .216 * 2/3
+    # 2000 draws of an accuracy in [0, 1] (sd below 0.4): the mean is within 0.03 of the truth.
+    assert abs(expected.mean() - exact) < 0.03
+    draws = 50 * 40  # the pooled counts per draw: TP 0.4 + 0.9, FP 0.6, FN 0.6 + 0.1 on average
+    for count, mean in zip(pooled, (1.3, 0.6, 0.7)):
         assert abs(count / draws - mean) < 0.06
 
 
@@ -216,9 +227,10 @@ def test_script_scores_a_saved_checkpoint(tmp_path, capsys):
     assert "paper RNN-RBM" in out and "-6.27" in out and "-61.00" in out
     assert -61.0 < ll < 0.0 and 0.0 <= acc <= 1.0 and 0.0 <= acc_mode <= 1.0
     assert "ACC % (mode)" in out and "most probable of each frame's samples" in out
-    # Repeating the previous frame: {} for {60}, {60} for {60, 72}, {60, 72} for {72}:
-    # TP 0 + 1 + 1, FP 0 + 0 + 1, FN 1 + 1 + 0 -> 2 / 5.
-    assert re.search(r"repeat previous frame\s+-\s+-\s+40\.00", out)
+    assert "counts pooled over the split" in out
+    # Repeating the previous frame: {} for {60} scores 0, {60} for {60, 72} 1/2, {60, 72} for {72}
+    # 1/2: a mean of 1/3 over the three steps.
+    assert re.search(r"repeat previous frame\s+-\s+-\s+33\.33", out)
 
 
 def test_script_refuses_a_missing_checkpoint_and_a_midi_model(tmp_path):

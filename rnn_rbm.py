@@ -9,6 +9,8 @@ With `HParams.distribution = "nade"` the same RNN drives a NADE (Larochelle & Mu
 step instead of an RBM, the paper's RNN-NADE: `W` becomes the NADE's input weights, a second matrix
 `V` its output weights, and bv_t, bh_t its visible and hidden biases. A NADE gives log p(v_t) exactly,
 so it is trained on the log-likelihood itself rather than with CD, and sampled unit by unit.
+With `distribution = "bernoulli"` every unit of v_t is an independent Bernoulli with logit bv_t:
+the paper's plain RNN baseline, also exact (W and bh are kept but unused).
 
 The recurrence is used in two ways (one of the two modes is picked by the caller):
 
@@ -89,7 +91,7 @@ def tanh_recurrence(drive, u_init, Wuu):
     return states[:time_steps, :rows]
 
 
-DISTRIBUTIONS = ("rbm", "nade")
+DISTRIBUTIONS = ("rbm", "nade", "bernoulli")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -144,6 +146,18 @@ def nade_sample(W, V, bv, bh):
     return tf.stop_gradient(tf.transpose(out.stack())), tf.stop_gradient(log_p)
 
 
+def bernoulli_log_prob(v, bv):
+    """Exact log p(v) of each row when its units are independent, unit i on with probability
+    sigmoid(bv_i): `[N]` from `v, bv [N, n_visible]`."""
+    return -tf.reduce_sum(tf.nn.sigmoid_cross_entropy_with_logits(labels=v, logits=bv), axis=-1)
+
+
+def bernoulli_sample(bv):
+    """One draw of each row's independent units and its log-probability, as `nade_sample`."""
+    v = tf.cast(tf.random.uniform(tf.shape(bv)) < tf.sigmoid(bv), tf.float32)
+    return tf.stop_gradient(v), tf.stop_gradient(bernoulli_log_prob(v, bv))
+
+
 @dataclasses.dataclass
 class HParams:
     """Everything needed to rebuild a model; defaults are those of the original repository."""
@@ -155,12 +169,18 @@ class HParams:
     articulation: bool = True      # frames hold [play | articulate] halves, else play only
     k_train: int = 15              # Gibbs steps of the CD-k negative phase in training
     k_generate: int = 25           # Gibbs steps per generated vector
-    distribution: str = "rbm"      # the model of each step: "rbm" (RNN-RBM) or "nade" (RNN-NADE)
+    distribution: str = "rbm"      # each step's model: "rbm" (RNN-RBM), "nade" (RNN-NADE), "bernoulli" (RNN)
 
     def __post_init__(self):
         if self.distribution not in DISTRIBUTIONS:
             raise ValueError("distribution {!r}: use one of {}".format(self.distribution,
                                                                         ", ".join(DISTRIBUTIONS)))
+        for name in ("n_hidden", "n_hidden_recurrent", "num_timesteps"):
+            if getattr(self, name) < 1:
+                raise ValueError("{} = {}: it must be at least 1".format(name, getattr(self, name)))
+        if self.highest_note <= self.lowest_note:
+            raise ValueError("highest_note {} must be above lowest_note {}".format(self.highest_note,
+                                                                                  self.lowest_note))
 
     @property
     def n_visible(self):
@@ -221,9 +241,30 @@ class RnnRbm(tf.Module):
         return self.hparams.distribution == "nade"
 
     @property
+    def is_exact(self):
+        """True when log p(v_t | v_<t) is computed exactly (a NADE or independent units), not an RBM."""
+        return self.hparams.distribution != "rbm"
+
+    @property
     def rbm_variables(self):
-        """The variables a pre-training sets: W, bv, bh (and V for a NADE)."""
-        return (self.W, self.V, self.bv, self.bh) if self.is_nade else (self.W, self.bv, self.bh)
+        """The variables a pre-training sets: W, bv, bh (and V for a NADE; bv alone for independent units)."""
+        if self.is_nade:
+            return (self.W, self.V, self.bv, self.bh)
+        if self.is_exact:
+            return (self.bv,)
+        return (self.W, self.bv, self.bh)
+
+    def log_prob(self, frames, bv_t, bh_t):
+        """Exact log p of each row of `frames` under its step's NADE or independent units: `[N]`."""
+        if self.is_nade:
+            return nade_log_prob(frames, self.W, self.V, bv_t, bh_t)
+        return bernoulli_log_prob(frames, bv_t)
+
+    def exact_sample(self, bv_t, bh_t):
+        """`(v [N, n_visible], log_p [N])`: one exact draw from each row's NADE or independent units."""
+        if self.is_nade:
+            return nade_sample(self.W, self.V, bv_t, bh_t)
+        return bernoulli_sample(bv_t)
 
     def rnn_states(self, v):
         """u_1..u_T of the RNN driven by the frames `v [batch, time, n_visible]`.
@@ -280,22 +321,22 @@ class RnnRbm(tf.Module):
         return RBM.free_energy_cost(frames, negative, self.W, bv_t, bh_t)
 
     def negative_log_likelihood(self, v, mask, dropout=0.0):
-        """A NADE model's training cost: mean over real frames of -log p(v_t | v_<t), in nats."""
+        """An exact model's training cost: mean over real frames of -log p(v_t | v_<t), in nats."""
         frames, bv_t, bh_t = self.frames_and_biases(v, mask, dropout)
-        return -tf.reduce_mean(nade_log_prob(frames, self.W, self.V, bv_t, bh_t))
+        return -tf.reduce_mean(self.log_prob(frames, bv_t, bh_t))
 
     def training_cost(self, v, mask, noise=None, dropout=0.0):
         """The cost a training step differentiates: `free_energy_cost` for an RBM at each step,
-        `negative_log_likelihood` for a NADE (`noise` is for the RBM's chain only)."""
-        if self.is_nade:
+        `negative_log_likelihood` otherwise (`noise` is for the RBM's chain only)."""
+        if self.is_exact:
             return self.negative_log_likelihood(v, mask, dropout)
         return self.free_energy_cost(v, mask, noise=noise, dropout=dropout)
 
     def sample_frames(self, start, bv_t, bh_t, k):
         """One draw from each row's distribution: a `k`-step Gibbs chain from `start` for an RBM,
-        an exact draw for a NADE (which ignores `start` and `k`). `[N, n_visible]`."""
-        if self.is_nade:
-            return nade_sample(self.W, self.V, bv_t, bh_t)[0]
+        an exact draw otherwise (which ignores `start` and `k`). `[N, n_visible]`."""
+        if self.is_exact:
+            return self.exact_sample(bv_t, bh_t)[0]
         return RBM.gibbs_chain(start, self.W, bv_t, bh_t, k)
 
     def generate(self, num_steps, primer, k=None, chain_from_previous=False):
@@ -403,13 +444,14 @@ def make_train_step(model, optimizer, grad_clip=10.0, compiled_chain=True, dropo
     @tf.function(input_signature=spec)
     def train_step(v, mask):
         noise = None
-        if not compiled_chain and not model.is_nade:
+        if not compiled_chain and not model.is_exact:
             real = tf.cast(tf.math.count_nonzero(mask > 0.5), tf.int32)
             hp = model.hparams
             noise = RBM.uniform_noise(hp.k_train, real, hp.n_hidden, hp.n_visible)
         with tf.GradientTape() as tape:
             cost = model.training_cost(v, mask, noise=noise, dropout=dropout)
-        grads = tape.gradient(cost, variables)
+        # Independent units leave W and bh out of the cost: their gradient is None, taken as 0.
+        grads = [tf.zeros_like(x) if g is None else g for g, x in zip(tape.gradient(cost, variables), variables)]
         optimizer.apply([tf.clip_by_value(g, -grad_clip, grad_clip) for g in grads], variables)
         return cost
 

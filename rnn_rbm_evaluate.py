@@ -4,8 +4,9 @@
 
 CHECKPOINT is the prefix written by `rnn_rbm.save` (e.g. `/tmp/jsb/best`); the model must have the
 paper's 88 visible units (MIDI 21..108, one frame per RBM, no articulation half). Two figures are
-printed beside the paper's RNN-RBM and RNN-NADE (HF) rows for that dataset (an RNN-NADE checkpoint,
-`--distribution nade`, has its LL computed exactly instead of by AIS):
+printed beside the paper's RNN-RBM, RNN-NADE (HF) and RNN (HF) rows for that dataset (an RNN-NADE
+or plain RNN checkpoint, `--distribution nade` or `bernoulli`, has its LL computed exactly instead
+of by AIS):
 
 * LL: the mean over every time step of the split of log p(v_t | v_<t) in nats. Each step is a
   conditional RBM, so log p(v_t | v_<t) = -F_t(v_t) - log Z_t, with log Z_t estimated by annealed
@@ -49,13 +50,13 @@ ACC_SAMPLES = 1000       # sampled predictions of each frame (the mode is picked
 FRAMES_PER_BATCH = 128   # conditional RBMs processed together (memory ~ frames x runs x n_hidden)
 SEED = 1234              # seeds TensorFlow's and numpy's random draws
 
-# Table 1 of the paper: (name, RNN-RBM row, RNN-NADE (HF) row), each row (LL per time step in
-# nats, ACC in %).
+# Table 1 of the paper: (name, RNN-RBM row, RNN-NADE (HF) row, RNN (HF) row), each row (LL per
+# time step in nats, ACC in %).
 PAPER_TABLE = {
-    "piano": ("Piano-midi.de", (-7.09, 28.92), (-7.05, 23.42)),
-    "nottingham": ("Nottingham", (-2.39, 75.40), (-2.31, 71.50)),
-    "muse": ("MuseData", (-6.01, 34.02), (-5.60, 32.60)),
-    "jsb": ("JSB Chorales", (-6.27, 33.12), (-5.56, 32.50)),
+    "piano": ("Piano-midi.de", (-7.09, 28.92), (-7.05, 23.42), (-7.66, 23.34)),
+    "nottingham": ("Nottingham", (-2.39, 75.40), (-2.31, 71.50), (-3.89, 66.64)),
+    "muse": ("MuseData", (-6.01, 34.02), (-5.60, 32.60), (-7.19, 30.49)),
+    "jsb": ("JSB Chorales", (-6.27, 33.12), (-5.56, 32.50), (-8.58, 29.41)),
 }
 RANDOM_LL = -midi_manipulation.BENCHMARK_KEYS * np.log(2.0)  # every frame equally likely: -61.00
 
@@ -258,9 +259,9 @@ def log_likelihoods(W, frames, previous, bv, bh, betas, num_runs, batch, seed=0)
     return np.concatenate(out).astype(np.float64), np.concatenate(used)
 
 
-def nade_log_likelihoods(W, V, frames, bv, bh, batch):
-    """log p(v_t | v_<t) of every frame of an RNN-NADE, exact: `[N]` float64 nats."""
-    out = [rnn_rbm.nade_log_prob(frames[i:i + batch], W, V, bv[i:i + batch], bh[i:i + batch]).numpy()
+def exact_log_likelihoods(model, frames, bv, bh, batch):
+    """log p(v_t | v_<t) of every frame of an RNN-NADE or a plain RNN, exact: `[N]` float64 nats."""
+    out = [model.log_prob(frames[i:i + batch], bv[i:i + batch], bh[i:i + batch]).numpy()
            for i in range(0, len(frames), batch)]
     return np.concatenate(out).astype(np.float64)
 
@@ -333,45 +334,46 @@ def make_frame_predictor(n_visible, n_hidden):
     return predict
 
 
-def make_nade_predictor(n_visible, n_hidden):
-    """`make_frame_predictor` for NADEs with output weights V: `predict(W, V, bv, bh, num_samples)
-    -> (samples [N, num_samples, n_visible], mode [N, n_visible])`, the samples exact draws and the
-    mode the sample with the highest exact log-probability."""
-    matrix = tf.TensorSpec([n_visible, n_hidden], tf.float32)
-    spec = [matrix, matrix, tf.TensorSpec([None, n_visible], tf.float32),
-            tf.TensorSpec([None, n_hidden], tf.float32), tf.TensorSpec([], tf.int32)]
+def make_exact_predictor(model):
+    """`make_frame_predictor` for an RNN-NADE or a plain RNN: `predict(bv, bh, num_samples) ->
+    (samples [N, num_samples, n_visible], mode [N, n_visible])`, the samples exact draws from
+    `model`'s distribution and the mode the sample with the highest exact log-probability."""
+    hp = model.hparams
+    spec = [tf.TensorSpec([None, hp.n_visible], tf.float32), tf.TensorSpec([None, hp.n_hidden], tf.float32),
+            tf.TensorSpec([], tf.int32)]
 
     @tf.function(input_signature=spec)
-    def predict(W, V, bv, bh, num_samples):
+    def predict(bv, bh, num_samples):
         bv_rows, bh_rows = tf.repeat(bv, num_samples, axis=0), tf.repeat(bh, num_samples, axis=0)
-        return samples_and_mode(*rnn_rbm.nade_sample(W, V, bv_rows, bh_rows), num_samples)
+        return samples_and_mode(*model.exact_sample(bv_rows, bh_rows), num_samples)
 
     return predict
 
 
-def frame_scores(W, frames, previous, bv, bh, num_samples, k, batch, V=None):
+def frame_scores(W, frames, previous, bv, bh, num_samples, k, batch, exact_model=None):
     """Accuracies of two predictions of every frame given the true frames before it.
 
     Each chain starts from the true previous frame (zeros for a sequence's first frame). It is
     known at time t, and music mostly holds notes from one frame to the next, so a short chain
     starts near where the conditional RBM puts its mass; it is also how `RnnRbm.generate` starts.
-    With `V` (a NADE's output weights) the frames are a NADE's exact draws and `previous`, `k` unused.
+    With `exact_model` (an RNN-NADE or a plain RNN) the frames are its exact draws, and `W`,
+    `previous` and `k` are unused.
     Returns:
       `(expected [N], mode [N], pooled)`: `expected` is each frame's accuracy averaged over its
       `num_samples` sampled frames (the expected accuracy of a frame drawn from the model); `mode`
       the accuracy of the most probable of those samples (the more samples, the closer to the
       RBM's mode); `pooled` the `(tp, fp, fn)` of all sampled frames summed.
     """
-    if V is None:
+    if exact_model is None:
         rbm_predict = make_frame_predictor(*W.shape)
 
         def predict(rows):
             return rbm_predict(W, previous[rows], bv[rows], bh[rows], num_samples, k)
     else:
-        nade_predict = make_nade_predictor(*W.shape)
+        exact_predict = make_exact_predictor(exact_model)
 
         def predict(rows):
-            return nade_predict(W, V, bv[rows], bh[rows], num_samples)
+            return exact_predict(bv[rows], bh[rows], num_samples)
 
     expected, mode, pooled = [], [], np.zeros(3, np.int64)
     for i in range(0, len(frames), batch):
@@ -414,7 +416,7 @@ def conditional_rows(model, rolls):
 
 
 def paper_row(dataset_path):
-    """`(name, (LL, ACC %) of the RNN-RBM, (LL, ACC %) of the RNN-NADE (HF))` from the paper for the
+    """`(name, RNN-RBM, RNN-NADE (HF), RNN (HF))` from the paper, each `(LL, ACC %)`, for the
     dataset named by the file, or None."""
     name = os.path.basename(dataset_path).lower()
     for key, row in PAPER_TABLE.items():
@@ -471,14 +473,14 @@ def load_inputs(args):
 
 
 def print_table(dataset, ll, acc, acc_mode, acc_repeat):
-    """Our figures beside the paper's RNN-RBM and RNN-NADE (HF) rows and two baselines."""
+    """Our figures beside the paper's RNN-RBM, RNN-NADE (HF) and RNN (HF) rows and two baselines."""
     paper = paper_row(dataset)
     row = "{:<24}{:>10}{:>10}{:>14}"
     print(row.format("", "LL", "ACC %", "ACC % (mode)"))
     print(row.format("this model", "{:.2f}".format(ll), "{:.2f}".format(100 * acc),
                      "{:.2f}".format(100 * acc_mode)))
     if paper:
-        for label, (paper_ll, paper_acc) in zip(("paper RNN-RBM", "paper RNN-NADE (HF)"), paper[1:]):
+        for label, (paper_ll, paper_acc) in zip(("paper RNN-RBM", "paper RNN-NADE (HF)", "paper RNN (HF)"), paper[1:]):
             print(row.format(label, "{:.2f}".format(paper_ll), "{:.2f}".format(paper_acc), "-"))
     print(row.format("repeat previous frame", "-", "-", "{:.2f}".format(100 * acc_repeat)))
     print(row.format("random (-88 ln 2)", "{:.2f}".format(RANDOM_LL), "-", "-"))
@@ -495,11 +497,10 @@ def main(argv=None):
         args.checkpoint, args.dataset, args.split, len(rolls), len(frames)))
 
     start = time.time()
-    V = model.V.numpy() if model.is_nade else None
-    if model.is_nade:
-        ll = nade_log_likelihoods(W, V, frames, bv, bh, args.batch)
-        print("LL   {:.3f} nats per time step   (exact: each step is a NADE; {:.0f} s)".format(
-            ll.mean(), time.time() - start))
+    if model.is_exact:
+        ll = exact_log_likelihoods(model, frames, bv, bh, args.batch)
+        print("LL   {:.3f} nats per time step   (exact: each step is {}; {:.0f} s)".format(
+            ll.mean(), "a NADE" if model.is_nade else "independent units", time.time() - start))
     else:
         betas = ais_betas(args.ais_betas)
         ll, bound_used = log_likelihoods(W, frames, previous, bv, bh, betas, args.ais_runs, args.batch, args.seed)
@@ -509,9 +510,10 @@ def main(argv=None):
 
     start = time.time()
     k = model.hparams.k_generate if args.acc_gibbs is None else args.acc_gibbs
-    expected, mode, pooled = frame_scores(W, frames, previous, bv, bh, args.acc_samples, k, args.batch, V=V)
+    expected, mode, pooled = frame_scores(W, frames, previous, bv, bh, args.acc_samples, k, args.batch,
+                                         exact_model=model if model.is_exact else None)
     acc, acc_mode = expected.mean(), mode.mean()
-    how = "exact NADE draws" if model.is_nade else "{} Gibbs steps".format(k)
+    how = "exact draws" if model.is_exact else "{} Gibbs steps".format(k)
     print("ACC  {:.2f} %   (mean over time steps of each step's expected accuracy, standard error {:.2f}; "
           "{} samples per frame, {}; {:.0f} s)".format(100 * acc, 100 * expected.std() / np.sqrt(len(expected)),
                                                       args.acc_samples, how, time.time() - start))

@@ -11,7 +11,8 @@ the training songs, which gives the RNN-RBM a sensible prior over chords before 
         --out parameter_checkpoints/jsb_nade/initialized  # an RNN-NADE instead
 
 With `--distribution nade` the model is the paper's RNN-NADE and its NADE (W, V, bv, bh) is fitted
-the same way, by gradient steps on its exact log-likelihood instead of CD.
+the same way, by gradient steps on its exact log-likelihood instead of CD. With `--distribution
+bernoulli` it is the paper's plain RNN: each step's units are independent, and only bv is fitted.
 
 Writes `<out>.index`, `<out>.data-*` and `<out>.json` (the hyperparameters).
 """
@@ -49,9 +50,9 @@ def parse_args(argv):
     p.add_argument("--n_hidden_recurrent", type=int, help="RNN units (default 100)")
     p.add_argument("--num_timesteps", type=int, help="16th-note frames per RBM vector (default 5)")
     p.add_argument("--distribution", default="rbm", choices=rnn_rbm.DISTRIBUTIONS,
-                   help="the model of each step: rbm (RNN-RBM, pre-trained with CD-k) or nade "
-                        "(RNN-NADE, pre-trained by gradient descent on its exact log-likelihood) "
-                        "(default %(default)s)")
+                   help="the model of each step: rbm (RNN-RBM, pre-trained with CD-k), nade "
+                        "(RNN-NADE) or bernoulli (plain RNN, independent units); the last two are "
+                        "pre-trained by gradient descent on their exact log-likelihood (default %(default)s)")
     p.add_argument("--seed", type=int, default=SEED, help="random seed (default %(default)s)")
     return p.parse_args(argv)
 
@@ -75,14 +76,13 @@ def cd_song_update(model, v, k, lr):
     return tf.reduce_sum(tf.square(v - recon))
 
 
-def nade_song_update(model, v, lr):
+def exact_song_update(model, v, lr):
     """One gradient step of size `lr` on the mean negative log-likelihood of one song's vectors
-    under the NADE (W, V, bv, bh), its biases shared by every vector; returns their summed NLL in
-    nats, measured before the step."""
+    under the NADE (W, V, bv, bh) or the independent units (bv), its biases shared by every vector;
+    returns their summed NLL in nats, measured before the step."""
     rows = tf.shape(v)[0]
     with tf.GradientTape() as tape:
-        nll = -rnn_rbm.nade_log_prob(v, model.W, model.V, tf.tile(model.bv[tf.newaxis], [rows, 1]),
-                                     tf.tile(model.bh[tf.newaxis], [rows, 1]))
+        nll = -model.log_prob(v, tf.tile(model.bv[tf.newaxis], [rows, 1]), tf.tile(model.bh[tf.newaxis], [rows, 1]))
         cost = tf.reduce_mean(nll)
     for variable, grad in zip(model.rbm_variables, tape.gradient(cost, model.rbm_variables)):
         variable.assign_sub(lr * grad)
@@ -91,16 +91,16 @@ def nade_song_update(model, v, lr):
 
 def make_epoch(model, k, lr):
     """A `tf.function` running one epoch of pre-training: one update per song, in order, CD-k for
-    an RBM (`cd_song_update`), a gradient step on the log-likelihood for a NADE (`nade_song_update`).
+    an RBM (`cd_song_update`), a gradient step on the exact log-likelihood otherwise (`exact_song_update`).
 
     The songs come concatenated as `vectors [N, n_visible]` with `bounds [songs + 1]` (song i is
     rows bounds[i]..bounds[i+1]); looping over them inside the graph spares a Python call per song.
-    Returns the epoch's mean reconstruction error (NLL in nats for a NADE) per vector.
+    Returns the epoch's mean reconstruction error (NLL in nats for an exact model) per vector.
     """
     spec = [tf.TensorSpec([None, model.hparams.n_visible], tf.float32), tf.TensorSpec([None], tf.int32)]
 
     def song_update(v):
-        return nade_song_update(model, v, lr) if model.is_nade else cd_song_update(model, v, k, lr)
+        return exact_song_update(model, v, lr) if model.is_exact else cd_song_update(model, v, k, lr)
 
     @tf.function(input_signature=spec)
     def epoch(vectors, bounds):
@@ -115,9 +115,9 @@ def make_epoch(model, k, lr):
 
 
 def pretrain(model, songs, epochs, k, lr):
-    """CD-k on the vectors of `songs` (gradient steps on the log-likelihood for a NADE), one song
-    per update as in the original; returns the last epoch's mean reconstruction error (NLL in nats
-    for a NADE)."""
+    """CD-k on the vectors of `songs` (gradient steps on the log-likelihood for an exact model), one
+    song per update as in the original; returns the last epoch's mean reconstruction error (NLL in
+    nats for an exact model)."""
     run_epoch = make_epoch(model, k, lr)
     vectors = tf.constant(np.concatenate(songs), tf.float32)
     bounds = tf.constant(np.cumsum([0] + [len(s) for s in songs]), tf.int32)
@@ -132,8 +132,8 @@ def main(argv=None):
     if rnn_rbm.checkpoint_exists(args.out) and not args.force:
         sys.exit("error: {} already holds a checkpoint; pass --force to overwrite it or choose "
                  "another --out".format(args.out))
-    hparams = hparams_from_args(args)
     try:
+        hparams = hparams_from_args(args)
         songs = rnn_rbm.load_songs(hparams, midi_dir=args.data, dataset=args.dataset)
     except (OSError, ValueError) as e:
         sys.exit("error: {}".format(e))
@@ -145,7 +145,7 @@ def main(argv=None):
     start = time.time()
     error = pretrain(model, songs, args.epochs, args.k, args.lr)
     rnn_rbm.save(args.out, model)
-    print("{} {:.4f}  {:.1f} s  saved {}".format("NLL per vector" if model.is_nade else "reconstruction error",
+    print("{} {:.4f}  {:.1f} s  saved {}".format("NLL per vector" if model.is_exact else "reconstruction error",
                                                  error, time.time() - start, args.out))
 
 

@@ -450,8 +450,8 @@ def make_train_step(model, optimizer, grad_clip=10.0, compiled_chain=True, dropo
             noise = RBM.uniform_noise(hp.k_train, real, hp.n_hidden, hp.n_visible)
         with tf.GradientTape() as tape:
             cost = model.training_cost(v, mask, noise=noise, dropout=dropout)
-        # Independent units leave W and bh out of the cost: their gradient is None, taken as 0.
-        grads = [tf.zeros_like(x) if g is None else g for g, x in zip(tape.gradient(cost, variables), variables)]
+        # Independent units leave W and bh out of the cost: their gradient is taken as 0.
+        grads = tape.gradient(cost, variables, unconnected_gradients=tf.UnconnectedGradients.ZERO)
         optimizer.apply([tf.clip_by_value(g, -grad_clip, grad_clip) for g in grads], variables)
         return cost
 

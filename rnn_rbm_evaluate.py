@@ -274,32 +274,29 @@ def exact_log_likelihoods(model, frames, bv, bh, batch):
 # ---------------------------------------------------------------------------------------------
 
 
-def frame_counts(predicted, target):
-    """True positives, false positives and false negatives, summed over all rows.
-
-    Args:
-      predicted, target: 0/1 arrays of the same shape `[..., n_visible]`.
-    Returns:
-      `(tp, fp, fn)` as Python ints.
-    """
+def _row_counts(predicted, target):
+    """Per-row `(tp, fp, fn)` int arrays `[...]` of 0/1 arrays `[..., n_visible]` (target
+    broadcast against predicted)."""
     predicted, target = np.asarray(predicted) > 0.5, np.asarray(target) > 0.5
-    return (int(np.sum(predicted & target)), int(np.sum(predicted & ~target)),
-            int(np.sum(~predicted & target)))
+    return (np.sum(predicted & target, axis=-1), np.sum(predicted & ~target, axis=-1),
+            np.sum(~predicted & target, axis=-1))
+
+
+def frame_counts(predicted, target):
+    """True positives, false positives and false negatives, summed over all rows, as Python ints."""
+    return tuple(int(np.sum(count)) for count in _row_counts(predicted, target))
 
 
 def accuracy(tp, fp, fn):
-    """TP / (TP + FP + FN); 1.0 when there is nothing to find and nothing was predicted."""
-    total = tp + fp + fn
-    return tp / total if total else 1.0
+    """TP / (TP + FP + FN), elementwise; 1.0 where there is nothing to find and nothing was predicted."""
+    tp, total = np.asarray(tp), np.asarray(tp) + fp + fn
+    return np.where(total > 0, tp / np.maximum(total, 1), 1.0)
 
 
 def frame_accuracies(predicted, target):
     """`accuracy` of every frame on its own: 0/1 arrays `[..., n_visible]` (target broadcast
     against predicted) -> float array `[...]`."""
-    predicted, target = np.asarray(predicted) > 0.5, np.asarray(target) > 0.5
-    tp = np.sum(predicted & target, axis=-1)
-    total = tp + np.sum(predicted != target, axis=-1)
-    return np.where(total > 0, tp / np.maximum(total, 1), 1.0)
+    return accuracy(*_row_counts(predicted, target))
 
 
 def samples_and_mode(v, score, num_samples):
@@ -513,17 +510,16 @@ def main(argv=None):
                                                       100 * bound_used.mean(), time.time() - start))
 
     start = time.time()
-    k = args.acc_gibbs
-    expected, mode, pooled = frame_scores(W, frames, previous, bv, bh, args.acc_samples, k, args.batch,
-                                         exact_model=model if model.is_exact else None)
+    expected, mode, pooled = frame_scores(W, frames, previous, bv, bh, args.acc_samples, args.acc_gibbs,
+                                          args.batch, exact_model=model if model.is_exact else None)
     acc, acc_mode = expected.mean(), mode.mean()
-    how = "exact draws" if model.is_exact else "{} Gibbs steps".format(k)
+    how = "exact draws" if model.is_exact else "{} Gibbs steps".format(args.acc_gibbs)
     print("ACC  {:.2f} %   (mean over time steps of each step's expected accuracy, standard error {:.2f}; "
           "{} samples per frame, {}; {:.0f} s)".format(100 * acc, 100 * expected.std() / np.sqrt(len(expected)),
                                                       args.acc_samples, how, time.time() - start))
     print("     {:.2f} %   (most probable of each frame's samples, mean over time steps)".format(100 * acc_mode))
     print("     {:.2f} %   (sampled frames, counts pooled over the split: TP {} FP {} FN {})".format(
-        100 * accuracy(*pooled), *pooled))
+        100 * float(accuracy(*pooled)), *pooled))
     print_table(args.dataset, ll.mean(), acc, acc_mode, frame_accuracies(previous, frames).mean())
     return ll.mean(), acc, acc_mode
 

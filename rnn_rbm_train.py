@@ -9,8 +9,8 @@
 Writes `<out-dir>/epoch_<n>` every --save-every epochs and after the last one; each holds the
 model, the optimizer state and the epoch, so `--resume` continues exactly.
 
-An RNN-NADE (`weight_initializations.py --distribution nade`) trains the same way on its exact
-negative log-likelihood; the cost printed is then that, in nats per frame.
+An RNN-NADE or a plain RNN (`weight_initializations.py --distribution nade` or `bernoulli`) trains
+the same way on its exact negative log-likelihood; the cost printed is then that, in nats per frame.
 """
 import argparse
 import os
@@ -56,7 +56,7 @@ def parse_args(argv):
     p.add_argument("--chunk-length", type=int, default=CHUNK_LENGTH,
                    help="vectors per chunk, 0 for whole songs (default %(default)s)")
     p.add_argument("--k", type=int, help="Gibbs steps of CD-k (default: the checkpoint's k_train, 15; "
-                   "unused by an RNN-NADE)")
+                   "unused by an RNN-NADE or a plain RNN)")
     p.add_argument("--grad-clip", type=float, default=GRAD_CLIP, help="(default %(default)s)")
     p.add_argument("--dropout", type=float, default=DROPOUT,
                    help="drop this share of the notes the RNN reads and of the RNN states that set "

@@ -260,6 +260,13 @@ class RnnRbm(tf.Module):
             return nade_log_prob(frames, self.W, self.V, bv_t, bh_t)
         return bernoulli_log_prob(frames, bv_t)
 
+    def log_score(self, frames, bv_t, bh_t):
+        """log p of each row of `frames` up to a constant of its step: -F_t(v) for an RBM (log Z_t
+        left out), the exact log p otherwise. Ranks a step's candidate frames: `[N]`."""
+        if self.is_exact:
+            return self.log_prob(frames, bv_t, bh_t)
+        return -RBM.free_energy(frames, self.W, bv_t, bh_t)
+
     def exact_sample(self, bv_t, bh_t):
         """`(v [N, n_visible], log_p [N])`: one exact draw from each row's NADE or independent units."""
         if self.is_nade:

@@ -299,87 +299,54 @@ def frame_accuracies(predicted, target):
     return accuracy(*_row_counts(predicted, target))
 
 
-def samples_and_mode(v, score, num_samples):
-    """`v [N * num_samples, n_visible]` (a frame's samples adjacent) and a score that grows with
-    each sample's probability (`[N * num_samples]`) -> `(samples [N, num_samples, n_visible],
-    mode [N, n_visible])`, the mode being each frame's best-scoring sample."""
-    samples = tf.reshape(v, [-1, num_samples, tf.shape(v)[1]])
-    best = tf.argmax(tf.reshape(score, [-1, num_samples]), axis=1)
-    return samples, tf.gather(samples, best, batch_dims=1)
+def make_frame_predictor(model):
+    """A `tf.function` drawing sampled predictions of frames from `model`'s conditional distributions.
 
-
-def make_frame_predictor(n_visible, n_hidden):
-    """A `tf.function` drawing sampled predictions of frames from their conditional RBMs.
-
-    Built for one model size because the Gibbs chain needs W's shape when it is traced.
     Returns:
-      `predict(W [n_visible, n_hidden], start [N, n_visible], bv [N, n_visible], bh [N, n_hidden],
-      num_samples, k) -> (samples [N, num_samples, n_visible], mode [N, n_visible])`: the 0/1
-      samples are each the end of a `k`-step Gibbs chain started from that frame's row of `start`;
-      `mode` is, for each frame, the most probable of its samples (the lowest free energy).
+      `predict(start [N, n_visible], bv [N, n_visible], bh [N, n_hidden], num_samples, k) ->
+      (samples [N, num_samples, n_visible], mode [N, n_visible])`: each sample is one
+      `model.sample_frames` draw, for an RBM the end of a `k`-step Gibbs chain started from that
+      frame's row of `start`, otherwise an exact draw (`start` and `k` unused); `mode` is, for each
+      frame, the most probable of its samples (the highest `model.log_score`).
     """
-    spec = [tf.TensorSpec([n_visible, n_hidden], tf.float32), tf.TensorSpec([None, n_visible], tf.float32),
-            tf.TensorSpec([None, n_visible], tf.float32), tf.TensorSpec([None, n_hidden], tf.float32),
-            tf.TensorSpec([], tf.int32), tf.TensorSpec([], tf.int32)]
+    hp = model.hparams
+    spec = [tf.TensorSpec([None, hp.n_visible], tf.float32), tf.TensorSpec([None, hp.n_visible], tf.float32),
+            tf.TensorSpec([None, hp.n_hidden], tf.float32), tf.TensorSpec([], tf.int32),
+            tf.TensorSpec([], tf.int32)]
 
     @tf.function(input_signature=spec)
-    def predict(W, start, bv, bh, num_samples, k):
+    def predict(start, bv, bh, num_samples, k):
         def rows(x):
             return tf.repeat(x, num_samples, axis=0)  # [N * num_samples, ...], a frame's copies adjacent
 
         bv_rows, bh_rows = rows(bv), rows(bh)
-        v = RBM.gibbs_chain(rows(start), W, bv_rows, bh_rows, k)
-        return samples_and_mode(v, -RBM.free_energy(v, W, bv_rows, bh_rows), num_samples)
+        v = model.sample_frames(rows(start), bv_rows, bh_rows, k)
+        samples = tf.reshape(v, [-1, num_samples, hp.n_visible])
+        best = tf.argmax(tf.reshape(model.log_score(v, bv_rows, bh_rows), [-1, num_samples]), axis=1)
+        return samples, tf.gather(samples, best, batch_dims=1)
 
     return predict
 
 
-def make_exact_predictor(model):
-    """`make_frame_predictor` for an RNN-NADE or a plain RNN: `predict(bv, bh, num_samples) ->
-    (samples [N, num_samples, n_visible], mode [N, n_visible])`, the samples exact draws from
-    `model`'s distribution and the mode the sample with the highest exact log-probability."""
-    hp = model.hparams
-    spec = [tf.TensorSpec([None, hp.n_visible], tf.float32), tf.TensorSpec([None, hp.n_hidden], tf.float32),
-            tf.TensorSpec([], tf.int32)]
-
-    @tf.function(input_signature=spec)
-    def predict(bv, bh, num_samples):
-        bv_rows, bh_rows = tf.repeat(bv, num_samples, axis=0), tf.repeat(bh, num_samples, axis=0)
-        return samples_and_mode(*model.exact_sample(bv_rows, bh_rows), num_samples)
-
-    return predict
-
-
-def frame_scores(W, frames, previous, bv, bh, num_samples, k, batch, exact_model=None):
+def frame_scores(model, frames, previous, bv, bh, num_samples, k, batch):
     """Accuracies of two predictions of every frame given the true frames before it.
 
-    Each chain starts from the true previous frame (zeros for a sequence's first frame), which is
-    known at time t and near where the conditional RBM puts its mass. A short chain still remembers
-    that start, which biases the expectation (up on Nottingham, where the previous frame is often
-    right, down on JSB), hence the script's default of 1000 steps.
-    With `exact_model` (an RNN-NADE or a plain RNN) the frames are its exact draws, and `W`,
-    `previous` and `k` are unused.
+    An RBM's chains start from the true previous frame (zeros for a sequence's first frame), which
+    is known at time t and near where the conditional RBM puts its mass. A short chain still
+    remembers that start, which biases the expectation (up on Nottingham, where the previous frame
+    is often right, down on JSB), hence the script's default of 1000 steps. An RNN-NADE or a plain
+    RNN draws its frames exactly and ignores `previous` and `k`.
     Returns:
       `(expected [N], mode [N], pooled)`: `expected` is each frame's accuracy averaged over its
       `num_samples` sampled frames (the expected accuracy of a frame drawn from the model); `mode`
       the accuracy of the most probable of those samples (the more samples, the closer to the
-      RBM's mode); `pooled` the `(tp, fp, fn)` of all sampled frames summed.
+      mode); `pooled` the `(tp, fp, fn)` of all sampled frames summed.
     """
-    if exact_model is None:
-        rbm_predict = make_frame_predictor(*W.shape)
-
-        def predict(rows):
-            return rbm_predict(W, previous[rows], bv[rows], bh[rows], num_samples, k)
-    else:
-        exact_predict = make_exact_predictor(exact_model)
-
-        def predict(rows):
-            return exact_predict(bv[rows], bh[rows], num_samples)
-
+    predict = make_frame_predictor(model)
     expected, mode, pooled = [], [], np.zeros(3, np.int64)
     for i in range(0, len(frames), batch):
         rows = slice(i, i + batch)
-        guesses, best = predict(rows)
+        guesses, best = predict(previous[rows], bv[rows], bh[rows], num_samples, k)
         guesses, target = guesses.numpy(), frames[rows]
         expected.append(frame_accuracies(guesses, target[:, None, :]).mean(axis=1))
         mode.append(frame_accuracies(best.numpy(), target))
@@ -493,7 +460,6 @@ def main(argv=None):
     np.random.seed(args.seed)
     model, rolls = load_inputs(args)
     frames, previous, bv, bh = conditional_rows(model, rolls)
-    W = model.W.numpy()
     print("{} on {} [{}]: {} sequences, {} time steps".format(
         args.checkpoint, args.dataset, args.split, len(rolls), len(frames)))
 
@@ -504,14 +470,14 @@ def main(argv=None):
             ll.mean(), "a NADE" if model.is_nade else "independent units", time.time() - start))
     else:
         betas = ais_betas(args.ais_betas)
-        ll, bound_used = log_likelihoods(W, frames, previous, bv, bh, betas, args.ais_runs, args.batch, args.seed)
+        ll, bound_used = log_likelihoods(model.W.numpy(), frames, previous, bv, bh, betas, args.ais_runs, args.batch, args.seed)
         print("LL   {:.3f} nats per time step   (AIS: {} runs, {} betas; found states outweighed AIS "
               "on {:.1f} % of steps; {:.0f} s)".format(ll.mean(), args.ais_runs, args.ais_betas,
                                                       100 * bound_used.mean(), time.time() - start))
 
     start = time.time()
-    expected, mode, pooled = frame_scores(W, frames, previous, bv, bh, args.acc_samples, args.acc_gibbs,
-                                          args.batch, exact_model=model if model.is_exact else None)
+    expected, mode, pooled = frame_scores(model, frames, previous, bv, bh, args.acc_samples, args.acc_gibbs,
+                                          args.batch)
     acc, acc_mode = expected.mean(), mode.mean()
     how = "exact draws" if model.is_exact else "{} Gibbs steps".format(args.acc_gibbs)
     print("ACC  {:.2f} %   (mean over time steps of each step's expected accuracy, standard error {:.2f}; "

@@ -82,7 +82,8 @@ def exact_song_update(model, v, lr):
     returns their summed NLL in nats, measured before the step."""
     rows = tf.shape(v)[0]
     with tf.GradientTape() as tape:
-        nll = -model.log_prob(v, tf.tile(model.bv[tf.newaxis], [rows, 1]), tf.tile(model.bh[tf.newaxis], [rows, 1]))
+        bv, bh = tf.tile(model.bv[tf.newaxis], [rows, 1]), tf.tile(model.bh[tf.newaxis], [rows, 1])
+        nll = -model.log_prob(v, bv, bh)
         cost = tf.reduce_mean(nll)
     for variable, grad in zip(model.rbm_variables, tape.gradient(cost, model.rbm_variables)):
         variable.assign_sub(lr * grad)

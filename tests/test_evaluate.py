@@ -7,6 +7,7 @@ import re
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 import RBM
 import rnn_rbm
@@ -149,13 +150,22 @@ def test_frame_accuracy_on_a_hand_worked_case():
     assert ev.accuracy(0, 0, 0) == 1.0
 
 
+def three_unit_rbm():
+    """An RNN-RBM whose RBMs have 3 visible and 2 hidden units and W = 0: independent units."""
+    hp = rnn_rbm.HParams(n_hidden=2, n_hidden_recurrent=2, lowest_note=60, highest_note=63,
+                         num_timesteps=1, articulation=False)
+    model = rnn_rbm.RnnRbm(hp, seed=0)
+    model.W.assign(tf.zeros([3, 2]))
+    return model
+
+
 def test_sampled_predictions_of_a_nearly_deterministic_rbm():
     # With W = 0 the units are independent: bias +20 is always on, -20 always off. Truth {0, 2}:
     # every sample predicts {0, 1}, so per sample TP 1, FP 1, FN 1; 4 frames x 5 samples.
-    W = np.zeros((3, 2), np.float32)
+    model = three_unit_rbm()
     bv = np.tile(np.float32([20.0, 20.0, -20.0]), (4, 1))
     frames = np.tile(np.float32([1, 0, 1]), (4, 1))
-    expected, mode, pooled = ev.frame_scores(W, frames, np.zeros_like(frames), bv,
+    expected, mode, pooled = ev.frame_scores(model, frames, np.zeros_like(frames), bv,
                                              np.zeros((4, 2), np.float32), num_samples=5, k=3, batch=3)
     np.testing.assert_allclose(expected, [1 / 3] * 4)
     np.testing.assert_allclose(mode, [1 / 3] * 4)  # one prediction per frame
@@ -168,15 +178,15 @@ def test_mode_and_expected_accuracy_of_independent_units():
     # 0.676**40 < 2e-7. Truth {1, 2} in every frame: the mode scores TP 1 (unit 2), FP 1 (unit 0)
     # and FN 1 (unit 1), accuracy 1/3. The expected accuracy of a sampled frame is worked out by
     # listing the 8 frames with their probabilities.
-    W = np.zeros((3, 2), np.float32)
+    model = three_unit_rbm()
     p = np.float32([0.6, 0.4, 0.9])
     bv = np.tile(np.log(p / (1 - p)), (50, 1))
     frames = np.tile(np.float32([0, 1, 1]), (50, 1))
-    predict = ev.make_frame_predictor(3, 2)
-    samples, mode = predict(W, np.zeros_like(frames), bv, np.zeros((50, 2), np.float32), 40, 2)
+    predict = ev.make_frame_predictor(model)
+    samples, mode = predict(np.zeros_like(frames), bv, np.zeros((50, 2), np.float32), 40, 2)
     assert samples.shape == (50, 40, 3)
     np.testing.assert_array_equal(mode.numpy(), np.tile(np.float32([1, 0, 1]), (50, 1)))
-    expected, mode_acc, pooled = ev.frame_scores(W, frames, np.zeros_like(frames), bv,
+    expected, mode_acc, pooled = ev.frame_scores(model, frames, np.zeros_like(frames), bv,
                                                  np.zeros((50, 2), np.float32), num_samples=40, k=2, batch=16)
     np.testing.assert_allclose(mode_acc, [1 / 3] * 50)
     exact = 0.0

@@ -9,7 +9,8 @@ sequences per step padded to a common length with a mask, and (b) one sequence p
 chunks of at most `--chunk` vectors, as the original repository's loop; each with the compiled
 CD chain that training uses and with the earlier chain on TensorFlow-drawn noise; then the ratio
 of (a) to the faster (b), the useful GFLOP/s of each against a large matmul measured in the same
-process, and the peak memory.
+process, the peak memory, where each loop's time goes, and the time a frame (a) would need to be
+8 times (b) beside what the chain's matmuls and the RNN alone take in (a).
 Both runs use the same model code and one traced step each (the step's input_signature has None
 for batch and time, so no length re-traces).
 """
@@ -32,6 +33,7 @@ DEFAULTS = dict(
     optimizer="adam",    # 'adam' or 'sgd'
     learning_rate=1e-3,  # step size
 )
+TARGET_RATIO = 8.0       # batched over song-at-a-time speed that the floor line below checks
 
 
 def macs_per_frame(hparams):
@@ -157,6 +159,14 @@ def bench_setting(name, hparams, songs, args, peak):
     parts, real = profile_batched_step(hparams, args, v, mask)
     print("  batched step on its largest batch ({} sequences x {} steps, {} real frames), ms: {}".format(
         v.shape[0], v.shape[1], real, ", ".join("{} {:.1f}".format(k, 1e3 * t) for k, t in parts.items())))
+    # A floor under the batched step's time a frame: the two parts of it that no change to the
+    # rest of the step removes. The largest batch is the cheapest a frame, so the floor is low.
+    needed = min(song_s, song_plain_s) / frames / TARGET_RATIO
+    floor = (parts["its matmuls alone"] + parts["RNN forward+backward"]) / real
+    print("  {:g}x the song loop needs the batched step at {:.1f} us a frame; the chain's matmuls and the "
+          "RNN alone take {:.1f} us a frame on the largest batch: {}".format(
+              TARGET_RATIO, 1e6 * needed, 1e6 * floor,
+              "out of reach with these kernels" if floor > needed else "not ruled out by them"))
 
 
 def main():

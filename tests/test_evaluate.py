@@ -76,10 +76,11 @@ def test_ais_matches_enumeration_of_a_small_rbm():
     exact = np.array([RBM.exact_log_partition(W, bv[i], bh[i]) for i in range(3)])
     marginals, samples = ev.sampled_marginals(W, np.zeros_like(bv), bv, bh, 100, 50, [1, 1])
     assert samples.shape == (3, 100, 20) and set(np.unique(samples)) <= {0.0, 1.0}
-    estimate, states = ev.ais_log_partition(W, bv, bh, ev.base_visible_biases(marginals),
-                                            ev.ais_betas(1000), 100, [1, 0])
-    assert states.shape == (3, 100, 20)
+    estimate, run_log_z, states = ev.ais_log_partition(W, bv, bh, ev.base_visible_biases(marginals),
+                                                       ev.ais_betas(1000), 100, [1, 0])
+    assert states.shape == (3, 100, 20) and run_log_z.shape == (3, 100)
     np.testing.assert_allclose(estimate, exact, atol=0.05)
+    np.testing.assert_allclose(estimate, np.logaddexp.reduce(run_log_z, axis=1) - np.log(100), atol=1e-5)
 
 
 def test_ais_is_exact_without_weights():
@@ -91,8 +92,9 @@ def test_ais_is_exact_without_weights():
     base = ev.base_visible_biases(marginals)
     np.testing.assert_allclose(base, bv, atol=1e-5)
     expected = np.log1p(np.exp(-2.0)) + np.log(2.0) + np.log1p(np.exp(3.0)) + np.log1p(np.e) + np.log1p(1 / np.e)
-    estimate, _ = ev.ais_log_partition(W, bv, bh, base, ev.ais_betas(10), 4, [0, 0])
+    estimate, run_log_z, _ = ev.ais_log_partition(W, bv, bh, base, ev.ais_betas(10), 4, [0, 0])
     np.testing.assert_allclose(estimate, [expected], atol=1e-5)
+    np.testing.assert_allclose(run_log_z, np.full((1, 4), expected), atol=1e-5)
 
 
 def test_found_states_sum_every_distinct_state_once():
@@ -109,6 +111,38 @@ def test_found_states_sum_every_distinct_state_once():
     ten = -RBM.free_energy(every[:10], W, np.repeat(bv[1:], 10, 0), np.repeat(bh[1:], 10, 0)).numpy()
     np.testing.assert_allclose(bound[1], np.logaddexp.reduce(ten.astype(np.float64)), atol=1e-4)
     assert bound[1] < exact[1]
+
+
+def test_split_estimate_sums_the_found_states_and_the_runs_outside_them_by_hand():
+    # RBM 0: found states {A, B} hold mass 3; two runs with weights 4 and 10 end in A and in C, so
+    # only the second counts, and Z = 3 + 10 / 2 = 8. RBM 1: both runs end in found states, so
+    # Z is the found mass, 5, whatever their weights.
+    A, B, C = np.eye(3, dtype=np.float32)
+    found = np.stack([[A, B], [A, C]])
+    runs = np.stack([[A, C], [C, A]])
+    log_z, share = ev.split_log_partition(np.log([3.0, 5.0]), found, np.log([[4.0, 10.0], [7.0, 1e6]]), runs)
+    np.testing.assert_allclose(log_z, np.log([8.0, 5.0]))
+    np.testing.assert_allclose(share, [3.0 / 8.0, 1.0])
+
+
+def test_split_estimate_of_a_small_rbm_matches_enumeration():
+    # A random 16 x 12 RBM whose found states are a third of its 65,536 states, the rest left to
+    # 100 runs of AIS at 300 betas; and the same RBM with every state found, which is exact.
+    rng = np.random.default_rng(5)
+    W = rng.normal(0.0, 0.7, (16, 12)).astype(np.float32)
+    bv, bh = rng.normal(-1.0, 1.0, (1, 16)).astype(np.float32), rng.normal(0.0, 1.0, (1, 12)).astype(np.float32)
+    exact = RBM.exact_log_partition(W, bv[0], bh[0])
+    every = ((np.arange(2 ** 16)[:, None] >> np.arange(16)) & 1).astype(np.float32)[None]
+    marginals, _ = ev.sampled_marginals(W, np.zeros_like(bv), bv, bh, 100, 50, [4, 1])
+    _, run_log_z, states = ev.ais_log_partition(W, bv, bh, ev.base_visible_biases(marginals),
+                                                ev.ais_betas(300), 100, [4, 0])
+    run_log_z, states = run_log_z.numpy().astype(np.float64), states.numpy()
+    for found in (every[:, ::3], every):
+        log_z, share = ev.split_log_partition(ev.found_states_log_partition(W, bv, bh, found), found,
+                                              run_log_z, states)
+        np.testing.assert_allclose(log_z, [exact], atol=0.05)
+        assert 0.0 < share[0] <= 1.0
+    assert share[0] == 1.0
 
 
 def test_log_likelihood_never_puts_more_than_all_mass_on_a_frame():

@@ -27,9 +27,10 @@ of by AIS):
 
 AIS is the slow part: runs x betas x time steps Gibbs steps, about 0.15 ms per step and beta with
 100 runs and 150 hidden units on this machine's 2 CPU cores. On the first 3 Nottingham test songs
-(576 steps) of the RNN-RBM in the README, this estimator gives -2.115, -2.116 and -2.125 nats per
-step at 100, 300 and 1000 betas; the earlier one, the larger of a whole-Z AIS estimate and the
-found states' sum, gave -2.239, -2.244 and -2.171, and AIS alone -1.598, -1.960 and -2.088.
+(576 steps) of the RNN-RBM in the README, this estimator gives -2.115, -2.116, -2.125 and -2.134
+nats per step at 100, 300, 1000 and 3000 betas; the earlier one, the larger of a whole-Z AIS
+estimate and the found states' sum, gave -2.239, -2.244, -2.171 and -2.160, and AIS alone -1.598,
+-1.960, -2.088 and -2.133.
 `--ais-betas 300` is a fair quick setting and `--max-sequences 10` a quicker one. An RBM's ACC
 costs samples x `--acc-gibbs` Gibbs steps per time step: with the defaults about 2 minutes on JSB's
 test split (4,725 steps) and 18 on Nottingham's.

@@ -175,11 +175,11 @@ def ais_log_partition(W, bv, bh, base, betas, num_runs, seed):
       num_runs: independent AIS runs per RBM, all done at once.
       seed: `[2]` int32; the estimates are a deterministic function of it.
     Returns:
-      `(log_z [N], run_log_z [N, num_runs], states [N, num_runs, n_visible])`: log mean_r w_r,
-      each run's log w_r, and the runs' final states. Each w_r is an unbiased estimate of Z, so
-      the log of their mean is biased low on average (Jensen); when the runs miss a mode of the
-      RBM it is biased low by far more (see `log_likelihoods`). Weighted by w_r, the final states
-      are draws from the RBM: mean_r w_r h(v_r) estimates the sum of exp(-F(v)) h(v) over all v.
+      `(run_log_z [N, num_runs], states [N, num_runs, n_visible])`: each run's log w_r and its
+      final state. Each w_r is an unbiased estimate of Z, so log mean_r w_r, the plain AIS
+      estimate, is biased low on average (Jensen), and by far more when the runs miss a mode of the
+      RBM (see `log_likelihoods`). Weighted by w_r, the final states are draws from the RBM:
+      mean_r w_r h(v_r) estimates the sum of exp(-F(v)) h(v) over all v.
     """
     n, n_visible, n_hidden = tf.shape(bv)[0], tf.shape(W)[0], tf.shape(W)[1]
     base_runs = tf.repeat(base, num_runs, axis=0)  # [N * runs, n_visible], RBM i's runs adjacent
@@ -201,9 +201,7 @@ def ais_log_partition(W, bv, bh, base, betas, num_runs, seed):
     num_steps = tf.shape(betas)[0]
     _, v, log_w = tf.while_loop(lambda k, *_: k < num_steps, step, (tf.constant(1), v, log_w))
     log_z0 = tf.reduce_sum(tf.nn.softplus(base), -1) + tf.cast(n_hidden, tf.float32) * np.log(2.0)
-    run_log_z = log_z0[:, None] + tf.reshape(log_w, [n, num_runs])
-    log_z = tf.reduce_logsumexp(run_log_z, -1) - tf.math.log(tf.cast(num_runs, tf.float32))
-    return log_z, run_log_z, tf.reshape(v, [n, num_runs, n_visible])
+    return log_z0[:, None] + tf.reshape(log_w, [n, num_runs]), tf.reshape(v, [n, num_runs, n_visible])
 
 
 def _state_keys(states):
@@ -294,8 +292,8 @@ def log_likelihoods(W, frames, previous, bv, bh, betas, num_runs, batch, seed=0)
         rows = slice(i, i + batch)
         marginals, chain_states = sampled_marginals(W, previous[rows], bv[rows], bh[rows], num_runs,
                                                     BASE_CHAIN_STEPS, [seed, 2 * i + 1])
-        _, run_log_z, run_states = ais_log_partition(W, bv[rows], bh[rows], base_visible_biases(marginals),
-                                                     betas, num_runs, [seed, 2 * i])
+        run_log_z, run_states = ais_log_partition(W, bv[rows], bh[rows], base_visible_biases(marginals),
+                                                  betas, num_runs, [seed, 2 * i])
         run_log_z, run_states = run_log_z.numpy().astype(np.float64), run_states.numpy()
         seen = np.concatenate([frames[rows][:, None, :], chain_states.numpy()], 1)
         half = num_runs // 2

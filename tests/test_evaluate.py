@@ -76,11 +76,11 @@ def test_ais_matches_enumeration_of_a_small_rbm():
     exact = np.array([RBM.exact_log_partition(W, bv[i], bh[i]) for i in range(3)])
     marginals, samples = ev.sampled_marginals(W, np.zeros_like(bv), bv, bh, 100, 50, [1, 1])
     assert samples.shape == (3, 100, 20) and set(np.unique(samples)) <= {0.0, 1.0}
-    estimate, run_log_z, states = ev.ais_log_partition(W, bv, bh, ev.base_visible_biases(marginals),
-                                                       ev.ais_betas(1000), 100, [1, 0])
+    run_log_z, states = ev.ais_log_partition(W, bv, bh, ev.base_visible_biases(marginals),
+                                             ev.ais_betas(1000), 100, [1, 0])
     assert states.shape == (3, 100, 20) and run_log_z.shape == (3, 100)
+    estimate = np.logaddexp.reduce(np.float64(run_log_z), axis=1) - np.log(100)
     np.testing.assert_allclose(estimate, exact, atol=0.05)
-    np.testing.assert_allclose(estimate, np.logaddexp.reduce(run_log_z, axis=1) - np.log(100), atol=1e-5)
 
 
 def test_ais_is_exact_without_weights():
@@ -92,7 +92,8 @@ def test_ais_is_exact_without_weights():
     base = ev.base_visible_biases(marginals)
     np.testing.assert_allclose(base, bv, atol=1e-5)
     expected = np.log1p(np.exp(-2.0)) + np.log(2.0) + np.log1p(np.exp(3.0)) + np.log1p(np.e) + np.log1p(1 / np.e)
-    estimate, run_log_z, _ = ev.ais_log_partition(W, bv, bh, base, ev.ais_betas(10), 4, [0, 0])
+    run_log_z, _ = ev.ais_log_partition(W, bv, bh, base, ev.ais_betas(10), 4, [0, 0])
+    estimate = np.logaddexp.reduce(np.float64(run_log_z), axis=1) - np.log(4)
     np.testing.assert_allclose(estimate, [expected], atol=1e-5)
     np.testing.assert_allclose(run_log_z, np.full((1, 4), expected), atol=1e-5)
 
@@ -134,8 +135,8 @@ def test_split_estimate_of_a_small_rbm_matches_enumeration():
     exact = RBM.exact_log_partition(W, bv[0], bh[0])
     every = ((np.arange(2 ** 16)[:, None] >> np.arange(16)) & 1).astype(np.float32)[None]
     marginals, _ = ev.sampled_marginals(W, np.zeros_like(bv), bv, bh, 100, 50, [4, 1])
-    _, run_log_z, states = ev.ais_log_partition(W, bv, bh, ev.base_visible_biases(marginals),
-                                                ev.ais_betas(300), 100, [4, 0])
+    run_log_z, states = ev.ais_log_partition(W, bv, bh, ev.base_visible_biases(marginals),
+                                             ev.ais_betas(300), 100, [4, 0])
     run_log_z, states = run_log_z.numpy().astype(np.float64), states.numpy()
     for found in (every[:, ::3], every):
         log_z, share = ev.split_log_partition(ev.found_states_log_partition(W, bv, bh, found), found,

@@ -36,7 +36,8 @@ NOISE_BITS = 16
 
 
 def uniform_noise(k, n, n_hidden, n_visible):
-    """Pre-drawn U(0, 1) values for a `k`-step chain over `n` rows, at a resolution of 2**-NOISE_BITS.
+    """Pre-drawn U(0, 1) values for a `k`-step chain over `n` rows, at a resolution of
+    2**-NOISE_BITS.
 
     Each value is (j + 1/2) / 2**16 for a uniformly drawn 16-bit j, so it is never 0 or 1 and
     `u < p` holds with probability p to within 2**-17.
@@ -66,7 +67,8 @@ def visible_probs(h, W, bv):
 
 
 def gibbs_step(v, W, bv, bh, uniform_h, uniform_v):
-    """One step v -> h -> v' of block Gibbs sampling; returns the new visible sample `[N, n_visible]`."""
+    """One step v -> h -> v' of block Gibbs sampling; returns the new visible sample
+    `[N, n_visible]`."""
     h = sample(hidden_probs(v, W, bh), uniform_h)
     return sample(visible_probs(h, W, bv), uniform_v)
 
@@ -102,6 +104,32 @@ def gibbs_chain(v, W, bv, bh, k, noise=None):
     return tf.stop_gradient(v_k)
 
 
+def stateless_gibbs_chain(v, W, bv, bh, num_steps, seed):
+    """`num_steps` Gibbs steps from `v` whose draws are a pure function of `seed`.
+
+    Step i draws its hidden units with `stateless_fold_in(seed, 2 i)` and its visible units with
+    `2 i + 1`, so chains over the same rows and seed repeat exactly, whatever ran before.
+    Args:
+      v: `[N, n_visible]` start; W, bv, bh: as `gibbs_chain`; num_steps: scalar int;
+      seed: `[2]` int32.
+    Returns:
+      `(v [N, n_visible], probs [N, n_visible])`: the last sample and p(v | h) of the last hidden
+      sample (zeros after 0 steps).
+    """
+    fold = tf.random.experimental.stateless_fold_in
+
+    def step(i, v, _):
+        probs_h = hidden_probs(v, W, bh)
+        h = sample(probs_h, tf.random.stateless_uniform(tf.shape(probs_h), fold(seed, 2 * i)))
+        probs = visible_probs(h, W, bv)
+        uniform = tf.random.stateless_uniform(tf.shape(probs), fold(seed, 2 * i + 1))
+        return i + 1, sample(probs, uniform), probs
+
+    _, v, probs = tf.while_loop(lambda i, *_: i < num_steps, step,
+                                (tf.constant(0), v, tf.zeros_like(v)))
+    return v, probs
+
+
 # ---------------------------------------------------------------------------------------------
 # The compiled chain. On a CPU the chain's cost is not its matmuls: drawing the random numbers
 # with TensorFlow's generators and the separate sigmoid, compare and cast kernels over every unit
@@ -133,7 +161,8 @@ def hashed_uniform(shape, key, counter_start):
     counter = tf.reshape(tf.range(shape[0] * shape[1]), shape)
     x = _mix32(tf.cast(counter, tf.uint32) + counter_start + key[0])
     x = _mix32(tf.bitwise.bitwise_xor(x, key[1]))
-    return (tf.cast(tf.bitwise.right_shift(x, tf.constant(8, tf.uint32)), tf.float32) + 0.5) * 2.0 ** -24
+    top24 = tf.cast(tf.bitwise.right_shift(x, tf.constant(8, tf.uint32)), tf.float32)
+    return (top24 + 0.5) * 2.0 ** -24
 
 
 @tf.function(jit_compile=True)
@@ -252,3 +281,54 @@ def exact_log_partition(W, bv, bh):
     scores = hs @ bh + np.logaddexp(0.0, hs @ W.T + bv).sum(axis=1)
     top = scores.max()
     return float(top + np.log(np.exp(scores - top).sum()))
+
+
+class RBM(tf.Module):
+    """A binary RBM with weights `W [n_visible, n_hidden]` and biases `bv`, `bh`.
+
+    On its own it is Part 1's model of short snippets; in the RNN-RBM it is the distribution of
+    each time step, whose biases the RNN moves. Every method takes the biases as a tuple
+    `(bv, bh)`, either these vectors (`self.biases`) or one row per frame
+    (`[N, n_visible]`, `[N, n_hidden]`).
+    """
+
+    bias_names = ("bv", "bh")
+    exact = False  # log p(v) needs log Z, which only an estimator gives (`evaluation.py`)
+
+    def __init__(self, n_visible, n_hidden, rng, name="rbm"):
+        super().__init__(name=name)
+        # W ~ N(0, 0.01) as in the Theano tutorial; the original passed 0.01 as the mean.
+        self.W = tf.Variable(rng.normal([n_visible, n_hidden], stddev=0.01), name="W")
+        self.bv = tf.Variable(tf.zeros([n_visible]), name="bv")
+        self.bh = tf.Variable(tf.zeros([n_hidden]), name="bh")
+
+    @property
+    def biases(self):
+        return (self.bv, self.bh)
+
+    def training_cost(self, v, biases, k, noise=None):
+        """CD-k: mean of F(v) - F(v*) over the rows of `v`, v* from a `k`-step chain from `v`."""
+        bv, bh = biases
+        negative = gibbs_chain(v, self.W, bv, bh, k, noise)
+        return free_energy_cost(v, negative, self.W, bv, bh)
+
+    def sample(self, start, biases, k):
+        """One draw per row: the end of a `k`-step Gibbs chain from `start`."""
+        return gibbs_chain(start, self.W, *biases, k)
+
+    def log_score(self, v, biases):
+        """-F(v) of each row: log p(v) up to the row's log Z."""
+        return -free_energy(v, self.W, *biases)
+
+    def log_prob(self, v, biases):
+        raise NotImplementedError("an RBM's log p(v) needs its partition function; estimate it "
+                                  "with evaluation.log_likelihoods")
+
+    def pretrain_update(self, v, k, lr):
+        """One CD-k update of W, bv, bh on the rows of `v` with step `lr`; returns their summed
+        squared reconstruction error of p(v | h(v)), a progress signal rather than the objective."""
+        for variable, delta in zip((self.W, self.bv, self.bh),
+                                   cd_update(v, self.W, self.bv, self.bh, k, lr)):
+            variable.assign_add(delta)
+        recon = visible_probs(hidden_probs(v, self.W, self.bh), self.W, self.bv)
+        return tf.reduce_sum(tf.square(v - recon))

@@ -1,14 +1,17 @@
 """Writes new songs, as MIDI files, from a trained RNN-RBM checkpoint.
 
     python rnn_rbm_generate.py parameter_checkpoints/pretrained
-    python rnn_rbm_generate.py parameter_checkpoints/epoch_100 --num 5 --steps 600
+    python rnn_rbm_generate.py parameter_checkpoints/epoch-100 --num 5 --steps 600
     python rnn_rbm_generate.py parameter_checkpoints --primer Pop_Music_Midi/some_song.mid
-    python rnn_rbm_generate.py parameter_checkpoints/pretrained --no-primer --out my_songs
+    python rnn_rbm_generate.py parameter_checkpoints/pretrained --no-primer --out-dir my_songs
 
-A folder instead of a checkpoint takes its latest epoch_<n>. Each song is primed with the start of a
-song (picked at random from --data, or --primer) and then sampled step by step; the files are
-named <checkpoint>_<i>.mid and an existing file is never overwritten.
+A folder instead of a checkpoint takes its latest epoch checkpoint. Each song is primed with the
+start of a song (picked at random from --data, or --primer) and then sampled step by step; the
+files are named <checkpoint>_<i>.mid (with --png and --wav also .png and .wav) and an existing
+file is never overwritten.
 """
+import quiet_tensorflow  # noqa: F401  (first: TensorFlow without its start-up lines)
+
 import argparse
 import os
 import sys
@@ -16,44 +19,51 @@ import sys
 import numpy as np
 import tensorflow as tf
 
+import checkpoints
+import cli
+import layout
 import midi_manipulation
+import pianoroll
 import rnn_rbm
 
-NUM_SONGS = 3            # songs written
-STEPS = 300              # RBM vectors sampled per song (num_timesteps 16th notes each)
-PRIME_LENGTH = 20        # primer vectors the RNN reads first (100 16th notes at num_timesteps=5)
-MIDI_DIR = "Pop_Music_Midi"
-OUT_DIR = "music_outputs"
+NUM_SONGS = 3        # songs written
+MAX_SONGS = 1000     # songs one run may ask for (all are sampled at once, in one batch)
+STEPS = 300          # vectors sampled per song (num_timesteps 16th notes each)
+PRIME_LENGTH = 20    # primer vectors the RNN reads first (100 16th notes at num_timesteps=5)
 
 
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("saved_weights_path", help="checkpoint prefix (e.g. parameter_checkpoints/epoch_100) "
-                   "or a folder of epoch_<n> checkpoints")
-    p.add_argument("--num", type=int, default=NUM_SONGS, help="songs to write (default %(default)s)")
-    p.add_argument("--steps", type=int, default=STEPS, help="vectors per song (default %(default)s)")
-    p.add_argument("--k", type=int, help="Gibbs steps per vector (default: the checkpoint's k_generate, 25)")
-    p.add_argument("--primer", help="a MIDI file to prime every song with (default: random songs of --data)")
-    p.add_argument("--no-primer", action="store_true", help="start from silence instead of a primer")
-    p.add_argument("--prime-length", type=int, default=PRIME_LENGTH, help="primer vectors (default %(default)s)")
-    p.add_argument("--data", default=MIDI_DIR, help="folder to draw primers from (default %(default)s)")
-    p.add_argument("--out", default=OUT_DIR, help="output folder (default %(default)s)")
+    p.add_argument("saved_weights_path", help="checkpoint prefix (e.g. parameter_checkpoints/"
+                   "pretrained) or a folder of epoch-<n> checkpoints")
+    p.add_argument("--num", type=cli.positive_int, default=NUM_SONGS,
+                   help=f"songs to write, at most {MAX_SONGS} (default %(default)s)")
+    p.add_argument("--steps", type=cli.positive_int, default=STEPS,
+                   help="vectors per song (default %(default)s)")
+    p.add_argument("--k", type=cli.positive_int, default=layout.K_GENERATE,
+                   help="Gibbs steps per vector of an RBM (default %(default)s)")
+    p.add_argument("--primer", help="a MIDI file to prime every song with (default: random songs "
+                   "of --data)")
+    p.add_argument("--no-primer", action="store_true", help="start from silence, not a primer")
+    p.add_argument("--prime-length", type=cli.non_negative_int, default=PRIME_LENGTH,
+                   help="primer vectors (default %(default)s)")
+    p.add_argument("--data", default=layout.MIDI_DIR,
+                   help="folder to draw primers from (default %(default)s)")
+    p.add_argument("--out-dir", default=layout.MUSIC_DIR,
+                   help="output folder (default %(default)s)")
     p.add_argument("--chain-start", choices=["silence", "previous"], default="silence",
                    help="where each vector's Gibbs chain starts: silence (default) or the previous "
                         "vector, as the original code did")
+    p.add_argument("--png", action="store_true",
+                   help="also write a piano-roll image of each song (<name>.png)")
+    p.add_argument("--wav", action="store_true",
+                   help="also render each song to audio (<name>.wav) with the fluidsynth program "
+                        "and a General MIDI soundfont (SOUNDFONT=path picks one)")
     p.add_argument("--seed", type=int, help="random seed (default: different songs every run)")
-    return p.parse_args(argv)
-
-
-def resolve_checkpoint(path):
-    """A checkpoint prefix from a prefix or a folder of epoch_<n> checkpoints."""
-    if os.path.isdir(path) and not rnn_rbm.checkpoint_exists(path):
-        found = rnn_rbm.epoch_checkpoints(path)
-        if not found:
-            raise rnn_rbm.CheckpointError("{}: folder holds no epoch_<n> checkpoint; pass a checkpoint "
-                                          "prefix such as parameter_checkpoints/pretrained".format(path))
-        return found[max(found)]
-    return path
+    args = p.parse_args(argv)
+    if args.num > MAX_SONGS:
+        p.error(f"--num {args.num}: at most {MAX_SONGS} songs a run; run it several times")
+    return args
 
 
 def random_song(folder, num_timesteps, rng):
@@ -63,17 +73,17 @@ def random_song(folder, num_timesteps, rng):
         try:
             song = midi_manipulation.get_song(files[i], num_timesteps)
         except midi_manipulation.MidiFileError as e:
-            print("skipping {}".format(e), file=sys.stderr)
+            print(f"skipping {e}", file=sys.stderr)
             continue
         if len(song):
             return song
-    raise midi_manipulation.MidiFileError("{}: no readable MIDI file to prime with; pass --primer "
-                                          "or --no-primer".format(folder))
+    raise midi_manipulation.MidiFileError(f"{folder}: no readable MIDI file to prime with; pass "
+                                          f"--primer or --no-primer")
 
 
 def primers(args, hparams, rng):
     """`[num, prime_length, n_visible]` primer vectors (prime_length 0 without a primer)."""
-    if args.no_primer or not hparams.articulation:
+    if args.no_primer or args.prime_length == 0 or not hparams.articulation:
         # Benchmark models read 88-key frames; MIDI primers are in the note-state layout.
         return np.zeros((args.num, 0, hparams.n_visible), np.float32)
     if args.primer:
@@ -85,7 +95,8 @@ def primers(args, hparams, rng):
 
 
 def to_note_states(song, hparams):
-    """Generated vectors `[steps, n_visible]` -> note-state frames `[steps*num_timesteps, 2*span]`."""
+    """Generated vectors `[steps, n_visible]` -> note-state frames
+    `[steps * num_timesteps, 2 * span]`."""
     frames = song.reshape(-1, song.shape[1] // hparams.num_timesteps)
     if hparams.articulation:
         return frames
@@ -94,12 +105,25 @@ def to_note_states(song, hparams):
     return np.hstack([frames, frames * (1 - previous)])
 
 
-def free_path(folder, stem):
-    """`folder/stem_<i>.mid` for the smallest i not already taken."""
+def free_path(folder, stem, suffixes=(".mid", ".png", ".wav")):
+    """`folder/stem_<i>` (no suffix) for the smallest i with no file of any of `suffixes`."""
     i = 0
-    while os.path.exists(os.path.join(folder, "{}_{}.mid".format(stem, i))):
+    while any(os.path.exists(os.path.join(folder, f"{stem}_{i}{s}")) for s in suffixes):
         i += 1
-    return os.path.join(folder, "{}_{}.mid".format(stem, i))
+    return os.path.join(folder, f"{stem}_{i}")
+
+
+def write_song(frames, base, hparams, args):
+    """Writes `<base>.mid` (and `.png`, `.wav` when asked) and prints what it wrote."""
+    bounds = dict(lowerBound=hparams.lowest_note, upperBound=hparams.highest_note)
+    path = midi_manipulation.noteStateMatrixToMidi(frames, name=base + ".mid", **bounds)
+    print(f"wrote {path}  ({midi_manipulation.count_notes(frames, **bounds)} notes)")
+    if args.png:
+        image = pianoroll.write_png(base + ".png", frames, lowest_note=hparams.lowest_note)
+        print(f"wrote {image}")
+    if args.wav:
+        wav, reason = pianoroll.render_wav(path, base + ".wav")
+        print(f"wrote {wav}" if wav else reason)
 
 
 def main(argv=None):
@@ -108,23 +132,19 @@ def main(argv=None):
     if args.seed is not None:
         tf.random.set_seed(args.seed)
     try:
-        prefix = resolve_checkpoint(args.saved_weights_path)
-        model = rnn_rbm.load(prefix)
+        prefix = checkpoints.latest(args.saved_weights_path)
+        model = checkpoints.load(prefix)
         primer = primers(args, model.hparams, rng)
-    except (rnn_rbm.CheckpointError, OSError, ValueError) as e:
-        sys.exit("error: {}".format(e))
-    if args.k is not None:
-        model.hparams.k_generate = args.k
-    sampler = rnn_rbm.make_sampler(model, chain_from_previous=args.chain_start == "previous")
+        os.makedirs(args.out_dir, exist_ok=True)
+    except (checkpoints.CheckpointError, OSError, ValueError) as e:
+        sys.exit(f"error: {e}")
+    sampler = rnn_rbm.make_sampler(model, args.k,
+                                   chain_from_previous=args.chain_start == "previous")
     songs = sampler(tf.constant(args.steps), tf.constant(primer)).numpy()
-    os.makedirs(args.out, exist_ok=True)
     stem = os.path.basename(os.path.normpath(prefix))
     for song in songs:
         frames = to_note_states(song, model.hparams)
-        path = free_path(args.out, stem)
-        bounds = dict(lowerBound=model.hparams.lowest_note, upperBound=model.hparams.highest_note)
-        midi_manipulation.noteStateMatrixToMidi(frames, name=path, **bounds)
-        print("wrote {}  ({} notes)".format(path, midi_manipulation.count_notes(frames, **bounds)))
+        write_song(frames, free_path(args.out_dir, stem), model.hparams, args)
 
 
 if __name__ == "__main__":

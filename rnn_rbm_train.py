@@ -1,4 +1,4 @@
-"""Trains the RNN-RBM on the free-energy cost, starting from `weight_initializations.py`'s weights.
+"""Trains the RNN-RBM, starting from `weight_initializations.py`'s weights.
 
     python rnn_rbm_train.py                 # Pop_Music_Midi/, default number of epochs
     python rnn_rbm_train.py 200             # 200 epochs
@@ -6,12 +6,13 @@
     python rnn_rbm_train.py 300 --dataset ../shared/data/jsb_chorales.json \
         --init parameter_checkpoints/jsb/initialized --out-dir parameter_checkpoints/jsb
 
-Writes `<out-dir>/epoch_<n>` every --save-every epochs and after the last one; each holds the
-model, the optimizer state and the epoch, so `--resume` continues exactly.
-
-An RNN-NADE or a plain RNN (`weight_initializations.py --distribution nade` or `bernoulli`) trains
-the same way on its exact negative log-likelihood; the cost printed is then that, in nats per frame.
+Writes `<out-dir>/epoch-<n>` every --save-every epochs and after the last one; each holds the
+model, the optimizer state and the epoch, so `--resume` continues exactly. An RNN-NADE or a plain
+RNN (`weight_initializations.py --distribution nade` or `bernoulli`) trains the same way on its
+exact negative log-likelihood.
 """
+import quiet_tensorflow  # noqa: F401  (first: TensorFlow without its start-up lines)
+
 import argparse
 import os
 import sys
@@ -19,121 +20,169 @@ import time
 
 import numpy as np
 import tensorflow as tf
-from tqdm import tqdm
 
+import checkpoints
+import cli
+import data
+import layout
 import rnn_rbm
+import training
 
 # Defaults. The original used SGD with a learning rate that decayed with the position inside a song
 # (a bug); Adam at 1e-3 trains the same model in far fewer epochs (see README).
-NUM_EPOCHS = 100                          # passes over the songs
-MIDI_DIR = "Pop_Music_Midi"               # folder of training songs
-INIT = "parameter_checkpoints/initialized"  # weights from weight_initializations.py
-OUT_DIR = "parameter_checkpoints"         # where epoch_<n> checkpoints go
-OPTIMIZER = "adam"                        # 'adam' or 'sgd'
-LEARNING_RATE = 1e-3                      # step size of the optimizer
-BATCH_SIZE = 4                            # chunks per update
-CHUNK_LENGTH = 100                        # vectors per chunk (back-propagation length), as the original
-GRAD_CLIP = 10.0                          # elementwise gradient clipping, as the original
-DROPOUT = 0.0                             # dropout on the RNN's inputs and bias-setting states
-SAVE_EVERY = 5                            # epochs between checkpoints
-SEED = 0                                  # shuffling and Gibbs sampling
-TRANSPOSE = 0                             # largest random transposition in semitones (0 = none)
+NUM_EPOCHS = 100          # passes over the songs
+OPTIMIZER = "adam"        # 'adam' or 'sgd'
+LEARNING_RATE = 1e-3      # step size of the optimizer
+BATCH_SIZE = 4            # chunks per update
+CHUNK_LENGTH = 100        # vectors per chunk (back-propagation length), as the original
+GRAD_CLIP = 10.0          # elementwise gradient clipping, as the original
+DROPOUT = 0.0             # dropout on the RNN's inputs and bias-setting states
+SAVE_EVERY = 5            # epochs between checkpoints
+SEED = 0                  # shuffling and Gibbs sampling
+TRANSPOSE = 0             # largest random transposition in semitones (0 = none)
 
 
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("num_epochs", nargs="?", type=int, default=NUM_EPOCHS,
+    p.add_argument("num_epochs", nargs="?", type=cli.positive_int, default=NUM_EPOCHS,
                    help="epochs to train in total (default %(default)s)")
-    p.add_argument("--data", default=MIDI_DIR, help="folder of .mid files (default %(default)s)")
+    p.add_argument("--data", default=layout.MIDI_DIR,
+                   help="folder of .mid files (default %(default)s)")
     p.add_argument("--dataset", help="a benchmark file (.json/.pickle); trains on its train split")
-    p.add_argument("--init", default=INIT, help="checkpoint to start from (default %(default)s)")
-    p.add_argument("--out-dir", default=OUT_DIR, help="folder for epoch_<n> checkpoints (default %(default)s)")
-    p.add_argument("--resume", action="store_true", help="continue from the latest epoch_<n> in --out-dir")
-    p.add_argument("--force", action="store_true", help="start afresh even if --out-dir holds epoch_<n> checkpoints")
-    p.add_argument("--optimizer", default=OPTIMIZER, choices=["adam", "sgd"], help="(default %(default)s)")
-    p.add_argument("--lr", type=float, default=LEARNING_RATE, help="learning rate (default %(default)s)")
-    p.add_argument("--batch-size", type=int, default=BATCH_SIZE, help="chunks per update (default %(default)s)")
-    p.add_argument("--chunk-length", type=int, default=CHUNK_LENGTH,
+    p.add_argument("--init", default=layout.INIT_CHECKPOINT,
+                   help="checkpoint to start from (default %(default)s)")
+    p.add_argument("--out-dir", default=layout.CHECKPOINT_DIR,
+                   help="folder for epoch-<n> checkpoints (default %(default)s)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from the latest complete checkpoint in --out-dir")
+    p.add_argument("--force", action="store_true",
+                   help="start afresh even if --out-dir holds epoch checkpoints (they are moved "
+                        "into a subfolder, not deleted)")
+    p.add_argument("--optimizer", default=OPTIMIZER, choices=training.OPTIMIZERS,
+                   help="(default %(default)s)")
+    p.add_argument("--lr", type=cli.positive_float, default=LEARNING_RATE,
+                   help="learning rate (default %(default)s)")
+    p.add_argument("--batch-size", type=cli.positive_int, default=BATCH_SIZE,
+                   help="chunks per update (default %(default)s)")
+    p.add_argument("--chunk-length", type=cli.non_negative_int, default=CHUNK_LENGTH,
                    help="vectors per chunk, 0 for whole songs (default %(default)s)")
-    p.add_argument("--k", type=int, help="Gibbs steps of CD-k (default: the checkpoint's k_train, 15; "
-                   "unused by an RNN-NADE or a plain RNN)")
-    p.add_argument("--grad-clip", type=float, default=GRAD_CLIP, help="(default %(default)s)")
-    p.add_argument("--dropout", type=float, default=DROPOUT,
+    p.add_argument("--k", type=cli.positive_int, default=layout.K_TRAIN,
+                   help="Gibbs steps of CD-k (default %(default)s; unused by an RNN-NADE or a "
+                        "plain RNN)")
+    p.add_argument("--grad-clip", type=cli.positive_float, default=GRAD_CLIP,
+                   help="clip each gradient element to +-this (default %(default)s)")
+    p.add_argument("--dropout", type=cli.share, default=DROPOUT,
                    help="drop this share of the notes the RNN reads and of the RNN states that set "
                         "the RBM biases, in training only (default %(default)s)")
-    p.add_argument("--save-every", type=int, default=SAVE_EVERY, help="(default %(default)s)")
-    p.add_argument("--seed", type=int, default=SEED, help="(default %(default)s)")
-    p.add_argument("--transpose", type=int, default=TRANSPOSE,
+    p.add_argument("--save-every", type=cli.positive_int, default=SAVE_EVERY,
+                   help="epochs between checkpoints (default %(default)s)")
+    p.add_argument("--seed", type=int, default=SEED,
+                   help="seeds shuffling and sampling (default %(default)s)")
+    p.add_argument("--transpose", type=cli.non_negative_int, default=TRANSPOSE,
                    help="shift every sequence by a random number of semitones up to this, drawn "
                         "afresh each epoch; benchmark data (--dataset) only (default %(default)s)")
     return p.parse_args(argv)
 
 
+def start_checkpoint(args, manager):
+    """The checkpoint to start from and whether it is a resumed epoch checkpoint."""
+    found = manager.checkpoints
+    if args.resume and not found:
+        raise checkpoints.CheckpointError(f"{args.out_dir}: no epoch checkpoint to resume from; "
+                                          f"run without --resume")
+    if found and not (args.resume or args.force):
+        raise checkpoints.CheckpointError(
+            f"{args.out_dir}: holds checkpoints up to {os.path.basename(found[-1])} from an "
+            f"earlier run; pass --resume to continue it, --force to start over, or another "
+            f"--out-dir")
+    return (found[-1], True) if args.resume else (args.init, False)
+
+
 def build(args):
-    """The model, its optimizer and the epoch counter, restored from --init or, with --resume, from
-    the latest epoch checkpoint. Says which on stdout."""
-    existing = rnn_rbm.epoch_checkpoints(args.out_dir)
-    if args.resume and not existing:
-        raise rnn_rbm.CheckpointError("{}: no epoch_<n> checkpoint to resume from; run without "
-                                      "--resume".format(args.out_dir))
-    if existing and not (args.resume or args.force):
-        raise rnn_rbm.CheckpointError("{}: holds checkpoints up to epoch_{} from an earlier run; pass "
-                                      "--resume to continue it, --force to start over, or another "
-                                      "--out-dir".format(args.out_dir, max(existing)))
-    source = existing[max(existing)] if args.resume else args.init
-    hparams = rnn_rbm.load_hparams(source)
-    if args.k is not None:
-        hparams.k_train = args.k
-    model = rnn_rbm.RnnRbm(hparams)
-    optimizer = rnn_rbm.make_optimizer(args.optimizer, model.trainable_variables, args.lr)
+    """The model, its optimizer, the epoch counter and the checkpoint manager, restored from
+    --init or, with --resume, from the latest complete epoch checkpoint. Says which on stdout."""
+    probe = checkpoints.epoch_manager(args.out_dir)
+    source, resuming = start_checkpoint(args, probe)
+    model = rnn_rbm.RnnRbm(checkpoints.load_hparams(source))
+    optimizer = training.make_optimizer(args.optimizer, model.trainable_variables, args.lr)
     epoch = tf.Variable(0, dtype=tf.int64, name="epoch")
-    if args.resume:
-        rnn_rbm.restore(source, model, optimizer=optimizer, epoch=epoch)
-        print("resuming from {} (epoch {})".format(source, int(epoch)))
+    if resuming:
+        source = resume_point(probe.checkpoints, model, optimizer, epoch)
+        print(f"resuming from {source} (epoch {int(epoch)})")
     else:
-        rnn_rbm.restore(source, model)
-        print("starting from {}".format(source))
-    return model, optimizer, epoch
+        checkpoints.restore(source, model)
+        print(f"starting from {source}")
+        if args.force:
+            moved = checkpoints.set_aside_epochs(args.out_dir)
+            if moved:
+                print(f"moved the earlier run's checkpoints to {moved}")
+    manager = checkpoints.epoch_manager(args.out_dir, model=model, optimizer=optimizer, epoch=epoch)
+    return model, optimizer, epoch, manager
 
 
-def train(model, optimizer, epoch, songs, args):
+def resume_point(prefixes, model, optimizer, epoch):
+    """Restores the newest of `prefixes` that reads back whole; says which it skipped and why."""
+    for prefix in reversed(prefixes):
+        try:
+            checkpoints.restore(prefix, model, optimizer=optimizer, epoch=epoch)
+            return prefix
+        except checkpoints.CheckpointError as e:
+            print(f"skipping {e}", file=sys.stderr)
+    raise checkpoints.CheckpointError(f"{os.path.dirname(prefixes[-1])}: no epoch checkpoint "
+                                      f"reads back whole; start over with --force")
+
+
+def cost_meaning(model):
+    if model.distribution.exact:
+        return "cost: -log p(v_t | v_<t) in nats per vector; lower is better"
+    return ("cost: mean F(data) - F(CD sample) per vector, a CD surrogate and not a likelihood; "
+            "it tends towards 0 as the chain's samples become as likely as the data, so its "
+            "trend matters more than its value")
+
+
+def train(model, optimizer, epoch, manager, songs, args):
     """Runs epochs `epoch+1 .. args.num_epochs`, saving checkpoints on the way."""
-    step = rnn_rbm.make_train_step(model, optimizer, args.grad_clip, dropout=args.dropout)
-    chunks = rnn_rbm.split_into_chunks(songs, args.chunk_length)
-    padded = list(rnn_rbm.batches(chunks, args.batch_size))  # padded once, shuffled every epoch
+    step = training.make_train_step(model, optimizer, args.k, args.grad_clip, args.dropout)
+    chunks = training.split_into_chunks(songs, args.chunk_length)
+    padded = list(training.batches(chunks, args.batch_size))  # padded once, shuffled every epoch
     rng = np.random.default_rng(args.seed + int(epoch))
+    run = {name: value for name, value in vars(args).items() if name not in ("resume", "force")}
+    print(cost_meaning(model))
     for n in range(int(epoch) + 1, args.num_epochs + 1):
         start = time.time()
         batches = list(padded)
         rng.shuffle(batches)
         if args.transpose:
-            batches = [(rnn_rbm.transpose_batch(v, args.transpose, rng), mask) for v, mask in batches]
-        costs = [float(step(v, mask)) for v, mask in tqdm(batches, desc="epoch {}".format(n), leave=False)]
+            batches = [(training.transpose_batch(v, args.transpose, rng), mask)
+                       for v, mask in batches]
+        costs = [float(step(v, mask)) for v, mask in cli.progress(batches, desc=f"epoch {n}",
+                                                                   leave=False)]
         epoch.assign(n)
-        print("epoch {}/{}  cost {:.4f}  {:.1f} s".format(n, args.num_epochs, np.mean(costs), time.time() - start))
+        print(f"epoch {n}/{args.num_epochs}  cost {np.mean(costs):.4f}  "
+              f"{time.time() - start:.1f} s")
         if n % args.save_every == 0 or n == args.num_epochs:
-            rnn_rbm.save(os.path.join(args.out_dir, "epoch_{}".format(n)), model, optimizer=optimizer, epoch=epoch)
+            checkpoints.save_epoch(manager, model, n, run)
 
 
 def main(argv=None):
     args = parse_args(argv)
-    if not 0.0 <= args.dropout < 1.0:
-        sys.exit("error: --dropout {} is not a share of units; give a value in [0, 1)".format(args.dropout))
     try:
-        model, optimizer, epoch = build(args)
+        model, optimizer, epoch, manager = build(args)
         hp = model.hparams
         if args.transpose and (hp.articulation or hp.num_timesteps != 1):
-            sys.exit("error: {}: --transpose needs one unit per key (a model for --dataset); this one "
-                     "has an articulation half or several frames per vector".format(args.init))
-        songs = rnn_rbm.load_songs(hp, midi_dir=args.data, dataset=args.dataset)
-    except (rnn_rbm.CheckpointError, OSError, ValueError) as e:
-        sys.exit("error: {}".format(e))
+            raise ValueError(f"{args.init}: --transpose needs one unit per key (a model for "
+                             f"--dataset); this one has an articulation half or several frames "
+                             f"per vector")
+        songs = data.load_songs(hp, midi_dir=args.data, dataset=args.dataset)
+    except (checkpoints.CheckpointError, OSError, ValueError) as e:
+        sys.exit(f"error: {e}")
     if int(epoch) >= args.num_epochs:
-        sys.exit("error: {} is already at epoch {}; ask for more epochs than that".format(args.out_dir, int(epoch)))
+        sys.exit(f"error: {args.out_dir} is already at epoch {int(epoch)}; ask for more epochs "
+                 f"than that")
     tf.random.set_seed(args.seed + int(epoch))
-    print("{} songs, {} vectors; training epochs {}..{}".format(
-        len(songs), sum(len(s) for s in songs), int(epoch) + 1, args.num_epochs))
-    train(model, optimizer, epoch, songs, args)
+    print(f"{len(songs)} songs, {sum(len(s) for s in songs)} vectors; training epochs "
+          f"{int(epoch) + 1}..{args.num_epochs}")
+    train(model, optimizer, epoch, manager, songs, args)
 
 
 if __name__ == "__main__":

@@ -7,37 +7,42 @@
 For each setting it prints frames per second and seconds per epoch of (a) batched training, many
 sequences per step padded to a common length with a mask, and (b) one sequence per step in
 chunks of at most `--chunk` vectors, as the original repository's loop; each with the compiled
-CD chain that training uses and with the earlier chain on TensorFlow-drawn noise; then the ratio
-of (a) to the faster (b), the useful GFLOP/s of each against a large matmul measured in the same
-process, the peak memory, where each loop's time goes, and the time a frame (a) would need to be
-8 times (b) beside what the chain's matmuls and the RNN alone take in (a).
-Both runs use the same model code and one traced step each (the step's input_signature has None
-for batch and time, so no length re-traces).
+CD chain that training uses and with a chain on TensorFlow-drawn noise (`RBM.uniform_noise`, the
+chain before the compiled one, kept here as a yardstick); then the ratio of (a) to the faster
+(b), the useful GFLOP/s of each against a large matmul measured in the same process, the peak
+memory, where each loop's time goes, and the time a frame (a) would need to be 8 times (b) beside
+what the chain's matmuls and the RNN alone take in (a).
+All runs use the same model code and one traced step each (the step's `input_signature` has
+`None` for batch and time, so no length re-traces).
 """
 import argparse
 import os
 import time
 
+import common  # first: puts the repository on the path and loads TensorFlow quietly
 import numpy as np
-
-import common  # first: puts the repository on the path and sets TensorFlow's log level
-import RBM
-import rnn_rbm
 import tensorflow as tf
 
-DEFAULTS = dict(
-    batch_size=64,       # sequences (chunks) per batched step
-    chunk=100,           # longest sequence a step sees, in RBM vectors; longer songs are cut
-    epochs=3,            # timed epochs of batched training (one more, untimed, traces it)
-    song_epochs=1,       # timed epochs of the song-at-a-time loop
-    optimizer="adam",    # 'adam' or 'sgd'
-    learning_rate=1e-3,  # step size
-)
-TARGET_RATIO = 8.0       # batched over song-at-a-time speed that the floor line below checks
+import cli
+import layout
+import RBM
+import rnn_rbm
+import training
+
+# Defaults.
+BATCH_SIZE = 64        # sequences (chunks) per batched step
+CHUNK = 100            # longest sequence a step sees, in RBM vectors; longer songs are cut
+EPOCHS = 3             # timed epochs of batched training (one more, untimed, traces it)
+SONG_EPOCHS = 1        # timed epochs of the song-at-a-time loop
+OPTIMIZER = "adam"     # 'adam' or 'sgd'
+LEARNING_RATE = 1e-3   # step size
+GRAD_CLIP = 10.0       # elementwise gradient clipping, as `rnn_rbm_train.py`
+TARGET_RATIO = 8.0     # batched over song-at-a-time speed that the floor line checks
 
 
-def macs_per_frame(hparams):
-    """Multiply-adds one real frame costs in a training step (elementwise work not counted).
+def macs_per_frame(hparams, k):
+    """Multiply-adds one real frame costs in a training step with CD-`k` (elementwise work not
+    counted).
 
     Gibbs chain: k steps of v W and h W^T. Free energies of the data and of the sample: v W each,
     and the same again in the backward pass for dF/dW. RNN: v Wvu, u Wuu, u Wuv, u Wuh forward;
@@ -45,11 +50,48 @@ def macs_per_frame(hparams):
     Wvu, whose input v is data).
     """
     v, h, u = hparams.n_visible, hparams.n_hidden, hparams.n_hidden_recurrent
-    chain = hparams.k_train * 2 * v * h
+    chain = k * 2 * v * h
     free_energies = 2 * v * h + 2 * v * h
     rnn_forward = v * u + u * u + u * v + u * h
     rnn_backward = v * u + 2 * (u * u + u * v + u * h)
     return chain + free_energies + rnn_forward + rnn_backward
+
+
+def make_drawn_noise_step(model, optimizer, k, grad_clip):
+    """`training.make_train_step` with the CD chain on TensorFlow-drawn noise instead of the
+    compiled chain: the uniforms come from `RBM.uniform_noise` and the chain runs as separate
+    kernels, unrolled over its `k` steps. Only the benchmark uses it, to time the compiled chain
+    against it; it has no dropout.
+
+    Returns:
+      `train_step(v [batch, time, n_visible], mask [batch, time]) -> cost` (a scalar tensor).
+    """
+    hp = model.hparams
+    variables = model.trainable_variables
+    spec = [tf.TensorSpec([None, None, hp.n_visible], tf.float32),
+            tf.TensorSpec([None, None], tf.float32)]
+
+    @tf.function(input_signature=spec)
+    def train_step(v, mask):
+        real = tf.cast(tf.math.count_nonzero(mask > 0.5), tf.int32)  # N, the chain's rows
+        noise = RBM.uniform_noise(k, real, hp.n_hidden, hp.n_visible)
+        with tf.GradientTape() as tape:
+            cost = model.training_cost(v, mask, k, noise=noise)
+        grads = tape.gradient(cost, variables)
+        optimizer.apply_gradients(
+            [(tf.clip_by_value(g, -grad_clip, grad_clip), x) for g, x in zip(grads, variables)])
+        return cost
+
+    return train_step
+
+
+def new_step(hparams, args, drawn_noise=False):
+    """A fresh model and its traced training step: `(model, step)`."""
+    model = rnn_rbm.RnnRbm(hparams, seed=0)
+    optimizer = training.make_optimizer(args.optimizer, model.trainable_variables,
+                                        args.learning_rate)
+    make = make_drawn_noise_step if drawn_noise else training.make_train_step
+    return model, make(model, optimizer, args.k, grad_clip=GRAD_CLIP)
 
 
 def run_epochs(step, batches, epochs):
@@ -64,15 +106,9 @@ def run_epochs(step, batches, epochs):
     return (time.perf_counter() - start) / epochs
 
 
-def new_step(hparams, args, compiled_chain=True):
-    """A fresh model and its traced training step: `(model, step)`."""
-    model = rnn_rbm.RnnRbm(hparams, seed=0)
-    optimizer = rnn_rbm.make_optimizer(args.optimizer, model.trainable_variables, args.learning_rate)
-    return model, rnn_rbm.make_train_step(model, optimizer, compiled_chain=compiled_chain)
-
-
 def best_seconds(fn, repeats=5):
-    """Fastest of `repeats` timed calls of `fn` (which must wait for its result), after one untimed."""
+    """Fastest of `repeats` timed calls of `fn` (which must wait for its result), after one
+    untimed."""
     fn()
     best = float("inf")
     for _ in range(repeats):
@@ -91,13 +127,19 @@ def _chain_matmuls_only(v, W, bv, bh, k):
 
 
 def profile_batched_step(hparams, args, v, mask):
-    """Milliseconds of one batched step and of its parts, on one batch: the CD chain (as training
-    runs it), the chain's matmuls alone, and the RNN's forward and backward pass."""
+    """Seconds of one batched step and of its parts, on one batch: the CD chain (as training runs
+    it), the chain's matmuls alone, and the RNN's forward and backward pass.
+
+    Returns:
+      `(parts, real)`: a dict of seconds by part, and the number of real frames in the batch.
+    """
     model, step = new_step(hparams, args)
-    frames, bv_t, bh_t = model.frames_and_biases(v, mask)
-    rows = int(RBM.padded_rows(frames.shape[0]))
-    padded = [tf.pad(x, [[0, rows - frames.shape[0]], [0, 0]]) for x in (frames, bv_t, bh_t)]
-    k = tf.constant(hparams.k_train)
+    W = model.distribution.W
+    frames, (bv_t, bh_t) = model.frames_and_biases(v, mask)
+    real = frames.shape[0]
+    rows = int(RBM.padded_rows(real))  # the compiled chain pads its rows the same way
+    padded = [tf.pad(x, [[0, rows - real], [0, 0]]) for x in (frames, bv_t, bh_t)]
+    k = tf.constant(args.k)
 
     @tf.function
     def rnn_pass(v):
@@ -107,87 +149,142 @@ def profile_batched_step(hparams, args, v, mask):
 
     return {
         "whole step": best_seconds(lambda: step(v, mask).numpy()),
-        "CD chain": best_seconds(lambda: RBM.gibbs_chain(frames, model.W, bv_t, bh_t, hparams.k_train).numpy()),
-        "its matmuls alone": best_seconds(lambda: _chain_matmuls_only(*padded[:1], model.W, *padded[1:], k).numpy()),
+        "CD chain": best_seconds(
+            lambda: RBM.gibbs_chain(frames, W, bv_t, bh_t, args.k).numpy()),
+        "its matmuls alone": best_seconds(
+            lambda: _chain_matmuls_only(padded[0], W, padded[1], padded[2], k).numpy()),
         "RNN forward+backward": best_seconds(lambda: [g.numpy() for g in rnn_pass(v)]),
-    }, frames.shape[0]
+    }, real
 
 
-def bench_setting(name, hparams, songs, args, peak):
-    pieces = rnn_rbm.split_into_chunks(songs, args.chunk)
-    frames = sum(len(p) for p in pieces)
-    flop = 2.0 * macs_per_frame(hparams) * frames
-    batched = list(rnn_rbm.batches(pieces, args.batch_size))
-    one_by_one = [(p[np.newaxis], np.ones([1, len(p)], np.float32)) for p in pieces]
-    padded = sum(v.shape[0] * v.shape[1] for v, _ in batched)
-    print("{}: {} songs, {} frames, n_visible={} n_hidden={} k={}, {:.2f} MFLOP a frame".format(
-        name, len(songs), frames, hparams.n_visible, hparams.n_hidden, hparams.k_train,
-        flop / frames / 1e6))
-    print("  batched: {} steps of up to {} sequences, {:.1%} padding".format(
-        len(batched), args.batch_size, 1.0 - frames / padded))
+def time_loops(hparams, args, batched, one_by_one):
+    """Times the four loops.
 
-    batch_s = run_epochs(new_step(hparams, args)[1], batched, args.epochs)
+    Returns:
+      `(seconds, song_step, rss)`: seconds per epoch by label, the song loop's step with the
+      compiled chain (for `song_loop_breakdown`), and the peak memory in GiB after batched training.
+    """
+    seconds = {"batched": run_epochs(new_step(hparams, args)[1], batched, args.epochs)}
     rss = common.peak_rss_gib()
-    batch_plain_s = run_epochs(new_step(hparams, args, compiled_chain=False)[1], batched, args.epochs)
+    seconds["batched, TF-drawn noise"] = run_epochs(
+        new_step(hparams, args, drawn_noise=True)[1], batched, args.epochs)
     # The song loop is timed with both chains and compared with the faster: one sequence's chain
     # is small, and the compiled chain's per-call cost may not pay off there.
     _, song_step = new_step(hparams, args)
-    song_s = run_epochs(song_step, one_by_one, args.song_epochs)
-    song_plain_s = run_epochs(new_step(hparams, args, compiled_chain=False)[1], one_by_one, args.song_epochs)
-    for label, seconds in (("batched", batch_s), ("batched, TF-drawn noise", batch_plain_s),
-                           ("song-at-a-time", song_s), ("song, TF-drawn noise", song_plain_s)):
-        print("  {:<24} {:>9,.0f} frames/s  {:7.3f} s/epoch  {:5.1f} GFLOP/s = {:4.0%} of peak".format(
-            label, frames / seconds, seconds, flop / seconds / 1e9, flop / seconds / 1e9 / peak))
-    print("  compiled chain / TF-drawn noise: {:.2f}x batched, {:.2f}x song at a time".format(
-        batch_plain_s / batch_s, song_plain_s / song_s))
-    print("  ratio batched / faster song-at-a-time loop: {:.1f}x".format(min(song_s, song_plain_s) / batch_s))
-    print("  peak memory after batched training (ru_maxrss of the process): {:.2f} GiB".format(rss))
+    seconds["song-at-a-time"] = run_epochs(song_step, one_by_one, args.song_epochs)
+    seconds["song, TF-drawn noise"] = run_epochs(
+        new_step(hparams, args, drawn_noise=True)[1], one_by_one, args.song_epochs)
+    return seconds, song_step, rss
 
-    # Where the song loop's time goes: a step's cost that does not grow with its frames (launching
-    # the step's kernels, the optimizer update over every weight) against the work per frame, read
-    # off a 1-frame and a full-length step.
+
+def print_speeds(seconds, frames, flop, peak):
+    """One line per loop, then how the chains and the loops compare; returns the faster song
+    loop's seconds per epoch."""
+    for label, s in seconds.items():
+        gflops = flop / s / 1e9
+        print(f"  {label:<24} {frames / s:>9,.0f} frames/s  {s:7.3f} s/epoch  "
+              f"{gflops:5.1f} GFLOP/s = {gflops / peak:4.0%} of peak")
+    print(f"  compiled chain / TF-drawn noise: "
+          f"{seconds['batched, TF-drawn noise'] / seconds['batched']:.2f}x batched, "
+          f"{seconds['song, TF-drawn noise'] / seconds['song-at-a-time']:.2f}x song at a time")
+    song_s = min(seconds["song-at-a-time"], seconds["song, TF-drawn noise"])
+    print(f"  ratio batched / faster song-at-a-time loop: {song_s / seconds['batched']:.1f}x")
+    return song_s
+
+
+def song_loop_breakdown(song_step, pieces, frames, song_s, batch_s):
+    """Prints where the song loop's time goes: a step's cost that does not grow with its frames
+    (launching the step's kernels, the optimizer update over every weight) against the work per
+    frame, read off a 1-frame and a full-length step."""
     longest = max(pieces, key=len)
     # (run_epochs over a one-batch "epoch" repeated N times gives the mean seconds per call.)
-    one_frame = run_epochs(song_step, [(longest[np.newaxis, :1], np.ones([1, 1], np.float32))], 100)
-    whole = run_epochs(song_step, [(longest[np.newaxis], np.ones([1, len(longest)], np.float32))], 30)
+    one_frame = run_epochs(song_step, [(longest[np.newaxis, :1], np.ones([1, 1], np.float32))],
+                           100)
+    whole = run_epochs(song_step, [(longest[np.newaxis], np.ones([1, len(longest)], np.float32))],
+                       30)
     per_frame = (whole - one_frame) / (len(longest) - 1)
-    print("  song loop: {} steps of {:.2f} ms fixed + {:.1f} us a frame = {:.2f} s + {:.2f} s per epoch "
-          "(measured {:.2f} s); batched: {:.1f} us a frame".format(
-              len(one_by_one), 1e3 * one_frame, 1e6 * per_frame, len(one_by_one) * one_frame,
-              frames * per_frame, song_s, 1e6 * batch_s / frames))
+    steps = len(pieces)
+    print(f"  song loop: {steps} steps of {1e3 * one_frame:.2f} ms fixed + "
+          f"{1e6 * per_frame:.1f} us a frame = {steps * one_frame:.2f} s + "
+          f"{frames * per_frame:.2f} s per epoch (measured {song_s:.2f} s); "
+          f"batched: {1e6 * batch_s / frames:.1f} us a frame")
+
+
+def floor_check(hparams, args, batched, frames, song_s):
+    """Profiles the batched step on its largest batch and prints the time a frame it would need
+    to be `TARGET_RATIO` times the song loop, beside the two parts of it that no change to the
+    rest of the step removes. The largest batch is the cheapest a frame, so the floor is low."""
     v, mask = max(batched, key=lambda b: b[1].sum())
     parts, real = profile_batched_step(hparams, args, v, mask)
-    print("  batched step on its largest batch ({} sequences x {} steps, {} real frames), ms: {}".format(
-        v.shape[0], v.shape[1], real, ", ".join("{} {:.1f}".format(k, 1e3 * t) for k, t in parts.items())))
-    # A floor under the batched step's time a frame: the two parts of it that no change to the
-    # rest of the step removes. The largest batch is the cheapest a frame, so the floor is low.
-    needed = min(song_s, song_plain_s) / frames / TARGET_RATIO
+    listed = ", ".join(f"{name} {1e3 * s:.1f}" for name, s in parts.items())
+    print(f"  batched step on its largest batch ({v.shape[0]} sequences x {v.shape[1]} steps, "
+          f"{real} real frames), ms: {listed}")
+    needed = song_s / frames / TARGET_RATIO
     floor = (parts["its matmuls alone"] + parts["RNN forward+backward"]) / real
-    print("  {:g}x the song loop needs the batched step at {:.1f} us a frame; the chain's matmuls and the "
-          "RNN alone take {:.1f} us a frame on the largest batch: {}".format(
-              TARGET_RATIO, 1e6 * needed, 1e6 * floor,
-              "out of reach with these kernels" if floor > needed else "not ruled out by them"))
+    verdict = "out of reach with these kernels" if floor > needed else "not ruled out by them"
+    print(f"  {TARGET_RATIO:g}x the song loop needs the batched step at {1e6 * needed:.1f} us a "
+          f"frame; the chain's matmuls and the RNN alone take {1e6 * floor:.1f} us a frame on the "
+          f"largest batch: {verdict}")
+
+
+def bench_setting(name, hparams, songs, args, peak):
+    """Times and prints every figure of one setting."""
+    pieces = training.split_into_chunks(songs, args.chunk)
+    frames = sum(len(p) for p in pieces)
+    flop = 2.0 * macs_per_frame(hparams, args.k) * frames
+    batched = list(training.batches(pieces, args.batch_size))
+    one_by_one = [(p[np.newaxis], np.ones([1, len(p)], np.float32)) for p in pieces]
+    padded = sum(v.shape[0] * v.shape[1] for v, _ in batched)
+    print(f"{name}: {len(songs)} songs, {frames} frames, n_visible={hparams.n_visible} "
+          f"n_hidden={hparams.n_hidden} k={args.k}, {flop / frames / 1e6:.2f} MFLOP a frame")
+    print(f"  batched: {len(batched)} steps of up to {args.batch_size} sequences, "
+          f"{1.0 - frames / padded:.1%} padding")
+    seconds, song_step, rss = time_loops(hparams, args, batched, one_by_one)
+    song_s = print_speeds(seconds, frames, flop, peak)
+    print(f"  peak memory after batched training (ru_maxrss of the process): {rss:.2f} GiB")
+    song_loop_breakdown(song_step, pieces, frames, seconds["song-at-a-time"], seconds["batched"])
+    floor_check(hparams, args, batched, frames, song_s)
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    common.add_data_flags(p)
+    p.add_argument("--batch-size", type=cli.positive_int, default=BATCH_SIZE,
+                   help="sequences (chunks) per batched step (default %(default)s)")
+    p.add_argument("--chunk", type=cli.positive_int, default=CHUNK,
+                   help="longest sequence a step sees, in RBM vectors; longer songs are cut "
+                        "(default %(default)s)")
+    p.add_argument("--epochs", type=cli.positive_int, default=EPOCHS,
+                   help="timed epochs of batched training, after one untimed that traces it "
+                        "(default %(default)s)")
+    p.add_argument("--song-epochs", type=cli.positive_int, default=SONG_EPOCHS,
+                   help="timed epochs of the song-at-a-time loop (default %(default)s)")
+    p.add_argument("--k", type=cli.positive_int, default=layout.K_TRAIN,
+                   help="Gibbs steps of CD-k (default %(default)s)")
+    p.add_argument("--optimizer", default=OPTIMIZER, choices=training.OPTIMIZERS,
+                   help="(default %(default)s)")
+    p.add_argument("--learning-rate", type=cli.positive_float, default=LEARNING_RATE,
+                   help="step size of the optimizer (default %(default)s)")
+    return p.parse_args()
+
+
+def load_average():
+    """The 1, 5 and 15 minute load averages of the machine, as text."""
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    common.add_data_flags(parser)
-    parser.add_argument("--batch-size", type=int, default=DEFAULTS["batch_size"])
-    parser.add_argument("--chunk", type=int, default=DEFAULTS["chunk"])
-    parser.add_argument("--epochs", type=int, default=DEFAULTS["epochs"])
-    parser.add_argument("--song-epochs", type=int, default=DEFAULTS["song_epochs"])
-    parser.add_argument("--optimizer", default=DEFAULTS["optimizer"], choices=["adam", "sgd"])
-    parser.add_argument("--learning-rate", type=float, default=DEFAULTS["learning_rate"])
-    args = parser.parse_args()
-
+    args = parse_args()
+    common.check_sources(args)
     # Other processes on the machine slow every figure down; the load average says how busy it was.
-    print("load average before: {:.1f} {:.1f} {:.1f}".format(*os.getloadavg()))
+    print(f"load average before: {load_average()}")
     peak = common.peak_matmul_gflops()
-    print("peak: {:.1f} GFLOP/s ({n}x{n} float32 matmul, best of {r})".format(
-        peak, n=common.PEAK_MATMUL_SIZE, r=common.PEAK_MATMUL_REPEATS))
+    n = common.PEAK_MATMUL_SIZE
+    print(f"peak: {peak:.1f} GFLOP/s ({n}x{n} float32 matmul, best of "
+          f"{common.PEAK_MATMUL_REPEATS})")
     for name, hparams, songs in common.settings(args):
         bench_setting(name, hparams, songs, args, peak)
-    print("load average after: {:.1f} {:.1f} {:.1f}".format(*os.getloadavg()))
+    print(f"load average after: {load_average()}")
 
 
 if __name__ == "__main__":

@@ -1,54 +1,74 @@
 """Shared pieces of the benchmarks: the two settings, their data, and what the machine can do.
 
 The benchmarks are run from the repository root (`python benchmarks/bench_train.py`); this module
-puts the root on the import path so that they use the repository's own model code.
+puts the root on the import path so that they use the repository's own model code, and loads
+TensorFlow through `quiet_tensorflow` so that its start-up lines stay out of the figures.
 """
 import os
 import resource
 import sys
 import time
 
-
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import tensorflow as tf  # noqa: E402  (after the log level is set)
+import quiet_tensorflow  # noqa: E402, F401  (before TensorFlow, once the root is on the path)
 
+import tensorflow as tf  # noqa: E402
+
+import data  # noqa: E402
+import layout  # noqa: E402
 import rnn_rbm  # noqa: E402
 
-JSB_PATH = os.path.join(ROOT, "..", "shared", "data", "jsb_chorales.json")
-POP_DIR = os.path.join(ROOT, "Pop_Music_Midi")
-# The paper's setting: 88 piano keys, one quarter-note frame per RBM vector, CD-15.
-PAPER_HPARAMS = rnn_rbm.paper_hparams()
+# The paper's JSB Chorales file, where the shared data sits beside the repository.
+JSB_PATH = os.path.normpath(os.path.join(ROOT, "..", "shared", "data", "jsb_chorales.json"))
+DATASETS_URL = "http://www-etud.iro.umontreal.ca/~boulanni/icml2012"  # the paper's pickles
+POP_DIR = os.path.join(ROOT, layout.MIDI_DIR)
+SETTINGS = ("jsb", "pop", "both")
 PEAK_MATMUL_SIZE = 2048  # square float32 matmul whose speed stands for the machine's peak
 PEAK_MATMUL_REPEATS = 5  # best of this many timed runs
 
 
 def add_data_flags(parser):
-    parser.add_argument("--setting", choices=["jsb", "pop", "both"], default="both",
-                        help="jsb: the paper's setting on JSB Chorales; pop: the default HParams on "
-                             "the MIDI files of --midi-dir; both: one after the other")
-    parser.add_argument("--jsb", default=JSB_PATH, help="JSB Chorales JSON (train split is used)")
+    """Adds `--setting`, `--jsb` and `--midi-dir` to an `argparse` parser."""
+    parser.add_argument("--setting", choices=SETTINGS, default="both",
+                        help="jsb: the paper's setting on the JSB Chorales train split; pop: the "
+                             "default hyperparameters on the MIDI files of --midi-dir; both: one "
+                             "after the other (default %(default)s)")
+    parser.add_argument("--jsb", default=JSB_PATH,
+                        help="JSB Chorales in the paper's format, .json or .pickle; its train "
+                             "split is used (default %(default)s)")
     parser.add_argument("--midi-dir", default=POP_DIR,
-                        help="folder of .mid files for the pop setting")
+                        help="folder of .mid files for the pop setting (default %(default)s)")
 
 
-def jsb_songs(path, hparams):
-    """The train split of the JSB Chorales file as float32 piano rolls `[T, n_visible]`."""
-    if not os.path.exists(path):
-        raise SystemExit("{}: JSB Chorales JSON not found; pass --jsb".format(path))
-    return rnn_rbm.load_songs(hparams, dataset=path)
+def check_sources(args):
+    """Stops with one line naming the path when the JSB Chorales file is asked for but missing,
+    before any time is spent measuring."""
+    if args.setting in ("jsb", "both") and not os.path.isfile(args.jsb):
+        raise SystemExit(f"error: {args.jsb}: JSB Chorales not found; the paper's datasets are at "
+                         f"{DATASETS_URL} (pickles; .json or .pickle are read), pass --jsb")
+
+
+def _load(hparams, **source):
+    """`data.load_songs` with its one-line errors turned into an exit."""
+    try:
+        return data.load_songs(hparams, **source)
+    except (OSError, ValueError) as e:
+        raise SystemExit(f"error: {e}") from None
 
 
 def settings(args):
-    """Yields `(name, hparams, songs)` for the settings asked for on the command line."""
+    """Yields `(name, hparams, songs)` for the settings asked for on the command line, loading
+    each setting's songs only when it is reached."""
+    check_sources(args)
     if args.setting in ("jsb", "both"):
-        yield "paper setting, JSB Chorales train", PAPER_HPARAMS, jsb_songs(args.jsb, PAPER_HPARAMS)
+        hparams = rnn_rbm.paper_hparams()  # 88 keys, one chord per RBM vector
+        yield "paper setting, JSB Chorales train", hparams, _load(hparams, dataset=args.jsb)
     if args.setting in ("pop", "both"):
         hparams = rnn_rbm.HParams()
-        yield "default setting, {}".format(args.midi_dir), hparams, rnn_rbm.load_songs(hparams, midi_dir=args.midi_dir)
+        yield f"default setting, {args.midi_dir}", hparams, _load(hparams, midi_dir=args.midi_dir)
 
 
 def peak_matmul_gflops():
@@ -66,7 +86,8 @@ def peak_matmul_gflops():
 
 
 def peak_rss_gib():
-    """Peak resident set size of this process so far (getrusage ru_maxrss, KiB on Linux), in GiB.
+    """Peak resident set size of this process so far (`getrusage` `ru_maxrss`, KiB on Linux), in
+    GiB.
 
     It covers everything the process holds: the TensorFlow runtime, the data and every tensor.
     """

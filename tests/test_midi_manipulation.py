@@ -7,6 +7,7 @@ import mido
 import numpy as np
 import pytest
 
+import layout
 import midi_manipulation as mm
 from midi_manipulation import MidiFileError, span
 
@@ -14,7 +15,7 @@ TICKS = 96  # ticks per beat in the hand-made song: one 16th-note frame = 24 tic
 
 
 def _track(timed):
-    """MidiTrack from ``[(absolute_tick, message)]`` in order."""
+    """MidiTrack from `[(absolute_tick, message)]` in order."""
     track, last = mido.MidiTrack(), 0
     for tick, message in timed:
         track.append(message.copy(time=tick - last))
@@ -181,7 +182,7 @@ def test_count_notes_matches_the_note_ons_written(tmp_path):
     assert mm.count_notes(matrix) == 3
     for seed in range(3):
         matrix = _random_matrix(seed)
-        midi = mido.MidiFile(mm.noteStateMatrixToMidi(matrix, str(tmp_path / "r{}".format(seed))))
+        midi = mido.MidiFile(mm.noteStateMatrixToMidi(matrix, str(tmp_path / f"r{seed}")))
         note_ons = sum(m.type == "note_on" and m.velocity > 0 for m in midi.tracks[0])
         assert mm.count_notes(matrix) == note_ons > matrix[:, span:].sum() / 2
 
@@ -315,3 +316,14 @@ def test_get_song_and_write_song_invert_each_other(tmp_path):
     np.testing.assert_array_equal(mm.get_song(written, num_timesteps=5), song)
     with pytest.raises(ValueError, match="expected \\[rows, 780\\]"):
         mm.write_song(str(tmp_path / "bad"), song[:, :100])
+
+
+def test_original_names_hold_the_shared_layout():
+    assert (mm.lowerBound, mm.upperBound) == (layout.LOWEST_NOTE, layout.HIGHEST_NOTE) == (24, 102)
+    assert (mm.span, mm.num_timesteps, mm.FRAMES_PER_BEAT) == (78, 5, 4)
+
+
+def test_get_songs_shows_no_progress_bar_when_stderr_is_not_a_terminal(tmp_path, capsys):
+    mm.noteStateMatrixToMidi(_random_matrix(6), str(tmp_path / "song"))
+    assert len(mm.get_songs(str(tmp_path), min_frames=20)) == 1
+    assert capsys.readouterr().err == ""

@@ -1,4 +1,4 @@
-"""RBM building blocks against computations done by hand in numpy."""
+"""RBM building blocks and the `RBM.RBM` module against computations done by hand in numpy."""
 import itertools
 
 import numpy as np
@@ -109,12 +109,13 @@ def test_hashed_uniforms_are_uniform_and_independent_of_neighbours():
     # Keys one apart, and a counter start one further on, give unrelated streams.
     other = RBM.hashed_uniform([1000, 200], key + [1, 0], tf.constant(0, tf.uint32)).numpy().ravel()
     shifted = RBM.hashed_uniform([1000, 200], key, tf.constant(1, tf.uint32)).numpy().ravel()
-    assert abs(np.corrcoef(u, other)[0, 1]) < 0.01 and abs(np.corrcoef(u[1:], shifted[:-1])[0, 1]) > 0.99
+    assert abs(np.corrcoef(u, other)[0, 1]) < 0.01
+    assert abs(np.corrcoef(u[1:], shifted[:-1])[0, 1]) > 0.99
     assert abs(np.corrcoef(u, shifted)[0, 1]) < 0.01
 
 
-@pytest.mark.parametrize("n, padded", [(1, 1), (10, 10), (15, 15), (16, 16), (17, 18), (100, 104),
-                                       (3500, 3584), (4096, 4096), (4097, 4608)])
+@pytest.mark.parametrize("n, padded", [(1, 1), (10, 10), (15, 15), (16, 16), (17, 18),
+                                       (100, 104), (3500, 3584), (4096, 4096), (4097, 4608)])
 def test_chain_rows_are_padded_by_at_most_an_eighth(n, padded):
     assert int(RBM.padded_rows(n)) == padded
 
@@ -138,3 +139,97 @@ def test_compiled_chain_samples_the_rbm_distribution():
     bv_rows = np.tile(bv, (37, 1))
     again = RBM.gibbs_chain(tf.zeros([37, 6]), W, bv_rows, bh, tf.constant(3)).numpy()
     assert again.shape == (37, 6) and set(np.unique(again)) <= {0.0, 1.0}
+
+
+def test_uniform_noise_is_on_the_16_bit_grid_and_gives_bernoulli_frequencies():
+    tf.random.set_seed(3)
+    uniform_h, uniform_v = RBM.uniform_noise(4, 2500, 7, 5)  # odd widths: the last half-word unused
+    assert uniform_h.shape == (4, 2500, 7) and uniform_v.shape == (4, 2500, 5)
+    grid = uniform_h.numpy() * 2 ** RBM.NOISE_BITS - 0.5
+    np.testing.assert_array_equal(grid, np.round(grid))
+    assert grid.min() >= 0 and grid.max() <= 2 ** RBM.NOISE_BITS - 1
+    # 70,000 draws: the frequency of u < p is within 4 standard errors (0.007) of p.
+    for p in (0.05, 0.5, 0.9):
+        frequency = RBM.sample(tf.fill(uniform_h.shape, p), uniform_h).numpy().mean()
+        assert abs(frequency - p) < 4 * np.sqrt(p * (1 - p) / uniform_h.numpy().size), p
+
+
+def sigmoid(x):
+    return 1 / (1 + np.exp(-x))
+
+
+def test_stateless_chain_follows_the_conditionals_with_draws_named_by_its_seed():
+    rng = np.random.default_rng(6)
+    v = (rng.random((4, 5)) < 0.5).astype(np.float32)
+    W = rng.normal(0, 1, (5, 3)).astype(np.float32)
+    bv, bh = rng.normal(0, 1, (4, 5)).astype(np.float32), rng.normal(0, 1, (4, 3)).astype(np.float32)
+    seed = tf.constant([7, 11], tf.int32)
+    fold = tf.random.experimental.stateless_fold_in
+    x = v
+    for i in range(3):  # step i: hidden draws from fold_in(seed, 2 i), visible from 2 i + 1
+        uh = tf.random.stateless_uniform([4, 3], fold(seed, 2 * i)).numpy()
+        h = (uh < sigmoid(x @ W + bh)).astype(np.float32)
+        probs = sigmoid(h @ W.T + bv)
+        x = (tf.random.stateless_uniform([4, 5], fold(seed, 2 * i + 1)).numpy() < probs)
+        x = x.astype(np.float32)
+    got, got_probs = RBM.stateless_gibbs_chain(v, W, bv, bh, 3, seed)
+    np.testing.assert_array_equal(got.numpy(), x)
+    np.testing.assert_allclose(got_probs.numpy(), probs, rtol=1e-5, atol=1e-6)
+    again, _ = RBM.stateless_gibbs_chain(v, W, bv, bh, 3, seed)
+    np.testing.assert_array_equal(again.numpy(), x)  # the same seed, the same chain
+    start, zeros = RBM.stateless_gibbs_chain(v, W, bv, bh, 0, seed)
+    np.testing.assert_array_equal(start.numpy(), v)
+    assert not zeros.numpy().any()
+
+
+def small_rbm(seed=8):
+    """An `RBM.RBM` with 6 visible and 4 hidden units and O(1) parameters."""
+    rbm = RBM.RBM(6, 4, tf.random.Generator.from_seed(seed))
+    rng = np.random.default_rng(seed)
+    for variable in (rbm.W, rbm.bv, rbm.bh):
+        variable.assign(rng.normal(0, 1, variable.shape).astype(np.float32))
+    return rbm
+
+
+def test_rbm_module_holds_its_parameters_and_scores_with_given_biases():
+    rbm = RBM.RBM(6, 4, tf.random.Generator.from_seed(0))
+    assert rbm.W.shape == (6, 4) and rbm.bv.shape == (6,) and rbm.bh.shape == (4,)
+    assert 0.005 < float(tf.math.reduce_std(rbm.W)) < 0.02  # N(0, 0.01)
+    assert rbm.bias_names == ("bv", "bh") and not rbm.exact
+    assert [b.name for b in rbm.biases] == ["bv:0", "bh:0"]
+    assert {v.name for v in rbm.trainable_variables} == {"W:0", "bv:0", "bh:0"}
+
+    rbm = small_rbm()
+    rng = np.random.default_rng(9)
+    v = (rng.random((3, 6)) < 0.5).astype(np.float32)
+    bv, bh = rng.normal(0, 1, (3, 6)).astype(np.float32), rng.normal(0, 1, (3, 4)).astype(np.float32)
+    W = rbm.W.numpy()
+    np.testing.assert_allclose(rbm.log_score(v, (bv, bh)).numpy(), -numpy_free_energy(v, W, bv, bh),
+                               rtol=1e-5)
+    np.testing.assert_allclose(rbm.log_score(v, rbm.biases).numpy(),
+                               -numpy_free_energy(v, W, rbm.bv.numpy(), rbm.bh.numpy()), rtol=1e-5)
+    with pytest.raises(NotImplementedError, match="partition function"):
+        rbm.log_prob(v, (bv, bh))
+
+    noise = (rng.random((2, 3, 4)).astype(np.float32), rng.random((2, 3, 6)).astype(np.float32))
+    negative = RBM.gibbs_chain(tf.constant(v), W, bv, bh, 2, noise).numpy()
+    by_hand = np.mean(numpy_free_energy(v, W, bv, bh) - numpy_free_energy(negative, W, bv, bh))
+    assert float(rbm.training_cost(v, (bv, bh), 2, noise)) == pytest.approx(by_hand, abs=1e-5)
+    drawn = rbm.sample(tf.zeros([5, 6]), (np.tile(bv[:1], (5, 1)), np.tile(bh[:1], (5, 1))), 3)
+    assert drawn.shape == (5, 6) and set(np.unique(drawn.numpy())) <= {0.0, 1.0}
+
+
+def test_pretrain_update_is_one_cd_step_and_returns_the_reconstruction_error():
+    rbm = small_rbm()
+    before = [x.numpy() for x in (rbm.W, rbm.bv, rbm.bh)]
+    v = tf.constant((np.random.default_rng(10).random((7, 6)) < 0.5).astype(np.float32))
+    tf.random.set_seed(11)
+    deltas = [d.numpy() for d in RBM.cd_update(v, rbm.W, rbm.bv, rbm.bh, 2, 0.1)]
+    tf.random.set_seed(11)  # the same chain
+    error = float(rbm.pretrain_update(v, 2, 0.1))
+    for variable, start, delta in zip((rbm.W, rbm.bv, rbm.bh), before, deltas):
+        assert np.abs(delta).max() > 1e-4
+        np.testing.assert_allclose(variable.numpy(), start + delta, rtol=1e-5, atol=1e-6)
+    W, bv, bh = (x.numpy() for x in (rbm.W, rbm.bv, rbm.bh))  # measured after the step
+    recon = sigmoid(sigmoid(v.numpy() @ W + bh) @ W.T + bv)
+    assert error == pytest.approx(np.sum((v.numpy() - recon) ** 2), rel=1e-5)

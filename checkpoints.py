@@ -1,0 +1,176 @@
+"""Saving and loading models: TensorFlow checkpoints with their hyperparameters beside them.
+
+A checkpoint `<prefix>` is `<prefix>.index` and `<prefix>.data-*` (the variables, through
+`tf.train.Checkpoint`) plus `<prefix>.json`: the model's structure (`rnn_rbm.HParams`) and the
+settings of the run that wrote it. Any script can rebuild the model from the prefix alone.
+
+Files appear only when complete: the JSON is written under a temporary name and renamed, and a
+plain `save` writes the variables under a temporary prefix and renames `.index` into place last.
+Epoch checkpoints go through `tf.train.CheckpointManager`, which records a checkpoint in its state
+file only after writing it, so `latest` never names a half-written one.
+"""
+import json
+import os
+
+import tensorflow as tf
+
+import rnn_rbm
+
+EPOCH_NAME = "epoch"  # epoch checkpoints are <out-dir>/epoch-<n>
+
+
+class CheckpointError(Exception):
+    """A checkpoint is missing, incomplete or does not fit the model asked for."""
+
+
+def exists(prefix):
+    return os.path.isfile(prefix + ".index")
+
+
+def write_json_atomically(path, values):
+    """Writes `values` as JSON to `path` through a temporary file, so `path` is never partial."""
+    partial = path + ".partial"
+    with open(partial, "w", encoding="utf-8") as handle:
+        handle.write(json.dumps(values, indent=2, sort_keys=True) + "\n")
+    os.replace(partial, path)
+
+
+def _write_description(prefix, model, run):
+    values = {"model": json.loads(model.hparams.to_json())}
+    if run:
+        values["run"] = run
+    write_json_atomically(prefix + ".json", values)
+
+
+def save(prefix, model, run=None):
+    """Writes `model` to `prefix` (`.index`, `.data-*`, `.json`), replacing what was there.
+
+    Args:
+      run: an optional dict of the run's settings (flags), kept in the JSON for the record.
+    """
+    folder, stem = os.path.split(prefix)
+    if folder:
+        os.makedirs(folder, exist_ok=True)
+    _write_description(prefix, model, run)
+    partial = prefix + ".partial"
+    tf.train.Checkpoint(model=model).write(partial)
+    for name in os.listdir(folder or "."):
+        if name.startswith(stem + ".partial.data-"):
+            os.replace(os.path.join(folder, name),
+                       os.path.join(folder, stem + name[len(stem + ".partial"):]))
+    os.replace(partial + ".index", prefix + ".index")  # last: .index marks a checkpoint
+
+
+def epoch_manager(out_dir, **trackables):
+    """A `tf.train.CheckpointManager` over `out_dir` keeping every `epoch-<n>` checkpoint."""
+    checkpoint = tf.train.Checkpoint(**trackables)
+    return tf.train.CheckpointManager(checkpoint, out_dir, max_to_keep=None,
+                                      checkpoint_name=EPOCH_NAME)
+
+
+def save_epoch(manager, model, epoch, run=None):
+    """Writes `<out-dir>/epoch-<epoch>` and records it as the latest; returns its prefix."""
+    os.makedirs(manager.directory, exist_ok=True)  # the manager makes it only when it saves
+    prefix = os.path.join(manager.directory, f"{EPOCH_NAME}-{epoch}")
+    _write_description(prefix, model, run)  # before the manager records the checkpoint
+    return manager.save(checkpoint_number=epoch)
+
+
+def set_aside_epochs(out_dir):
+    """Moves an earlier run's epoch checkpoints and the manager's state file out of `out_dir`
+    into a new subfolder `earlier-<i>`, so a later `--resume` cannot continue that run; returns
+    the subfolder, or None if there was nothing to move."""
+    if not os.path.isdir(out_dir):
+        return None
+    names = [n for n in os.listdir(out_dir) if n == "checkpoint" or n.startswith(EPOCH_NAME + "-")]
+    if not names:
+        return None
+    i = 0
+    while os.path.exists(os.path.join(out_dir, f"earlier-{i}")):
+        i += 1
+    target = os.path.join(out_dir, f"earlier-{i}")
+    os.makedirs(target)
+    for name in names:
+        os.replace(os.path.join(out_dir, name), os.path.join(target, name))
+    return target
+
+
+def latest(path):
+    """The checkpoint prefix `path` names: itself, or the latest epoch checkpoint of a folder."""
+    if os.path.isdir(path) and not exists(path):
+        found = tf.train.latest_checkpoint(path)
+        if found is None:
+            raise CheckpointError(f"{path}: folder holds no epoch checkpoint; pass a checkpoint "
+                                  f"prefix such as parameter_checkpoints/pretrained")
+        return found
+    return path
+
+
+def load_description(prefix):
+    """`(HParams, run settings dict)` stored beside a checkpoint; `CheckpointError` if missing."""
+    if not exists(prefix):
+        raise CheckpointError(f"{prefix}: no checkpoint there (expected {prefix}.index); train "
+                              f"one first or check the path")
+    try:
+        with open(prefix + ".json", encoding="utf-8") as handle:
+            values = json.load(handle)
+        if not isinstance(values, dict):
+            raise ValueError("not a JSON object")
+        if "model" not in values:  # older checkpoints: the hyperparameters alone
+            values = {"model": values}
+        return rnn_rbm.HParams.from_dict(values["model"]), values.get("run") or {}
+    except (OSError, ValueError, TypeError, AttributeError, RecursionError) as e:
+        raise CheckpointError(f"{prefix}: cannot read its hyperparameters ({e}); the checkpoint "
+                              f"needs the {prefix}.json written beside it") from None
+
+
+def load_hparams(prefix):
+    return load_description(prefix)[0]
+
+
+def restore(prefix, model, **extra):
+    """Reads `prefix` into `model` (and `extra` trackables such as an optimizer).
+
+    Raises `CheckpointError` when the checkpoint is missing, damaged or of other sizes.
+    """
+    load_description(prefix)
+    try:
+        status = tf.train.Checkpoint(model=model, **extra).read(prefix)
+        status.expect_partial()  # an optimizer's state may be left unread on purpose
+        status.assert_existing_objects_matched()
+    except AssertionError as e:
+        if extra or not _restore_flat(prefix, model):
+            raise _mismatch(prefix, e) from None
+    except (ValueError, IndexError, tf.errors.OpError) as e:
+        raise _mismatch(prefix, e) from None
+
+
+def _mismatch(prefix, error):
+    message = (str(error).strip().splitlines() or [type(error).__name__])[0]
+    return CheckpointError(f"{prefix}: does not match the model or is damaged ({message}); use "
+                           f"a complete checkpoint made with the same sizes")
+
+
+def _restore_flat(prefix, model):
+    """Reads a checkpoint written before the distribution had a module of its own, when every
+    variable sat directly on the model (`model/W`, `model/Wuu`, ...); False if it is not one."""
+    reader = tf.train.load_checkpoint(prefix)
+    named = [(name, v) for name, v in vars(model.distribution).items()
+             if isinstance(v, tf.Variable)]
+    named += [(name, v) for name, v in vars(model).items() if isinstance(v, tf.Variable)]
+    keys = [f"model/{name}/.ATTRIBUTES/VARIABLE_VALUE" for name, _ in named]
+    if not all(reader.has_tensor(key) for key in keys):
+        return False
+    values = [reader.get_tensor(key) for key in keys]
+    if any(tuple(value.shape) != tuple(v.shape) for value, (_, v) in zip(values, named)):
+        return False
+    for value, (_, variable) in zip(values, named):
+        variable.assign(value)
+    return True
+
+
+def load(prefix):
+    """Rebuilds the model stored at checkpoint `prefix` from its hyperparameters and weights."""
+    model = rnn_rbm.RnnRbm(load_hparams(prefix))
+    restore(prefix, model)
+    return model

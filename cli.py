@@ -1,0 +1,51 @@
+"""What the scripts share on the command line: value checks for flags and quiet progress bars.
+
+Every flag is checked as it is parsed, so a bad value stops the script with one line naming the
+flag and what is allowed, before any work is done.
+"""
+import argparse
+import math
+import sys
+
+from tqdm import tqdm
+
+
+def _number(kind, text, low, low_inclusive=True, high=None):
+    try:
+        value = kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a {kind.__name__}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r}: give a finite number")
+    too_low = value < low if low_inclusive else value <= low
+    if too_low or (high is not None and value >= high):
+        bound = f"at least {low}" if low_inclusive else f"above {low}"
+        if high is not None:
+            bound += f" and below {high}"
+        raise argparse.ArgumentTypeError(f"{text}: it must be {bound}")
+    return value
+
+
+def positive_int(text):
+    """A whole number of at least 1."""
+    return _number(int, text, 1)
+
+
+def non_negative_int(text):
+    """A whole number of at least 0."""
+    return _number(int, text, 0)
+
+
+def positive_float(text):
+    """A finite number above 0."""
+    return _number(float, text, 0.0, low_inclusive=False)
+
+
+def share(text):
+    """A finite number in [0, 1)."""
+    return _number(float, text, 0.0, high=1.0)
+
+
+def progress(iterable, **kwargs):
+    """`tqdm(iterable)` that draws only on a terminal, so a log file gets no carriage returns."""
+    return tqdm(iterable, disable=not sys.stderr.isatty(), **kwargs)

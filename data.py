@@ -1,0 +1,44 @@
+"""The training material of a model: the songs of a MIDI folder or one split of a benchmark file.
+
+Both come as lists of float32 arrays `[T_i, n_visible]`, one row per visible vector: note-state
+matrices with `num_timesteps` 16th-note frames per vector from MIDI (`midi_manipulation.py`), or
+88-key piano rolls with one chord per vector from the paper's benchmarks (`benchmark_data.py`).
+"""
+import numpy as np
+
+import benchmark_data
+import layout
+import midi_manipulation
+
+
+def check_layout(hparams, midi_dir=None, dataset=None):
+    """Raises ValueError (one line, naming the source) if the model cannot read that material."""
+    if dataset is not None:
+        if (hparams.n_visible, hparams.lowest_note) != (layout.BENCHMARK_KEYS,
+                                                        layout.BENCHMARK_LOWEST):
+            raise ValueError(f"{dataset}: benchmark frames are {layout.BENCHMARK_KEYS} keys from "
+                             f"MIDI {layout.BENCHMARK_LOWEST}, but the model has "
+                             f"{hparams.n_visible} visible units from {hparams.lowest_note}; use "
+                             f"the paper setting")
+    elif not hparams.articulation or (hparams.lowest_note, hparams.highest_note) != (
+            layout.LOWEST_NOTE, layout.HIGHEST_NOTE):
+        raise ValueError(f"{midi_dir}: MIDI folders are read as [play | articulate] over MIDI "
+                         f"{layout.LOWEST_NOTE}..{layout.HIGHEST_NOTE - 1}; this model uses "
+                         f"another layout, train it with --dataset")
+
+
+def load_songs(hparams, midi_dir=None, dataset=None, split="train", **limits):
+    """The training material as a list of float32 arrays `[T_i, n_visible]`.
+
+    Either every MIDI file in `midi_dir` (note-state matrices with `hparams.num_timesteps` frames
+    per vector; `limits` go to `midi_manipulation.get_songs`), or one split of a benchmark file in
+    the paper's format (`dataset`, .json or .pickle), whose frames are 88-key piano rolls. Raises
+    FileNotFoundError, midi_manipulation.MidiFileError, benchmark_data.BenchmarkError or
+    ValueError with a one-line message naming the path.
+    """
+    check_layout(hparams, midi_dir, dataset)
+    if dataset is not None:
+        songs = benchmark_data.load_benchmark(dataset)[split]
+        return [np.asarray(s, np.float32) for s in songs if len(s)]
+    songs = midi_manipulation.get_songs(midi_dir, num_timesteps=hparams.num_timesteps, **limits)
+    return [s.astype(np.float32) for s in songs]

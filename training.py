@@ -1,0 +1,119 @@
+"""Training an `RnnRbm`: the optimizer, the compiled train step, and how songs become batches.
+
+Training back-propagates through pieces of songs (`split_into_chunks`), several at a time
+(`batches`): chunks of similar length are padded together and a `[batch, time]` mask marks the
+real frames, so one traced step serves every batch.
+"""
+import numpy as np
+import tensorflow as tf
+
+OPTIMIZERS = ("adam", "sgd")
+
+
+def make_optimizer(name, variables, learning_rate):
+    """Keras's Adam or plain SGD over `variables`, built so that its state exists before a
+    checkpoint is read into it (both round-trip exactly through `tf.train.Checkpoint`).
+
+    Adam's epsilon is 1e-8, Kingma & Ba's value (Keras defaults to 1e-7).
+    """
+    if name == "adam":
+        optimizer = tf.keras.optimizers.Adam(learning_rate, epsilon=1e-8)
+    elif name == "sgd":
+        optimizer = tf.keras.optimizers.SGD(learning_rate)
+    else:
+        raise ValueError(f"unknown optimizer {name!r}: use one of {', '.join(OPTIMIZERS)}")
+    optimizer.build(variables)
+    return optimizer
+
+
+def make_train_step(model, optimizer, k, grad_clip=10.0, dropout=0.0):
+    """A `tf.function` doing one update on a padded batch; traced once for every batch and length.
+
+    Args:
+      k: Gibbs steps of CD-k (unused by an exact distribution).
+      grad_clip: gradients are clipped elementwise to +-grad_clip, as in the original repository.
+      dropout: drops that share of the RNN's input notes and of the states that set the biases,
+        in this step only (`RnnRbm.conditional_biases`).
+    Returns:
+      `train_step(v [batch, time, n_visible], mask [batch, time]) -> cost` (a scalar tensor).
+    """
+    variables = model.trainable_variables
+    spec = [tf.TensorSpec([None, None, model.hparams.n_visible], tf.float32),
+            tf.TensorSpec([None, None], tf.float32)]
+
+    @tf.function(input_signature=spec)
+    def train_step(v, mask):
+        with tf.GradientTape() as tape:
+            cost = model.training_cost(v, mask, k, dropout=dropout)
+        grads = tape.gradient(cost, variables)
+        optimizer.apply_gradients(
+            [(tf.clip_by_value(g, -grad_clip, grad_clip), x) for g, x in zip(grads, variables)])
+        return cost
+
+    return train_step
+
+
+def split_into_chunks(songs, chunk_length):
+    """Cuts every song `[T_i, n_visible]` into consecutive pieces of at most `chunk_length` steps.
+
+    Training back-propagates through one piece at a time, each starting from u0, as the paper and
+    the original repository did with 100-step pieces. A `chunk_length` of 0 keeps songs whole.
+    """
+    if chunk_length <= 0:
+        return list(songs)
+    return [song[i:i + chunk_length] for song in songs for i in range(0, len(song), chunk_length)]
+
+
+def pad_batch(sequences, n_visible):
+    """Stacks sequences of different lengths into
+    `(v [batch, time, n_visible], mask [batch, time])`,
+    padding with zeros after each sequence's end."""
+    length = max(len(s) for s in sequences)
+    v = np.zeros((len(sequences), length, n_visible), np.float32)
+    mask = np.zeros((len(sequences), length), np.float32)
+    for i, s in enumerate(sequences):
+        v[i, :len(s)] = s
+        mask[i, :len(s)] = 1.0
+    return v, mask
+
+
+def batches(chunks, batch_size, rng=None):
+    """Yields padded batches `(v, mask)` of `batch_size` chunks.
+
+    Chunks of similar length go together (sorted by length, then the batches are shuffled with
+    `rng` when given), so little work is spent on padding.
+    """
+    order = sorted(range(len(chunks)), key=lambda i: len(chunks[i]))
+    groups = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+    if rng is not None:
+        rng.shuffle(groups)
+    n_visible = chunks[0].shape[1]
+    for group in groups:
+        yield pad_batch([chunks[i] for i in group], n_visible)
+
+
+def transpose_batch(v, max_shift, rng):
+    """Shifts each sequence of a padded batch of piano rolls by its own random number of semitones.
+
+    Args:
+      v: `[batch, time, keys]` 0/1 frames, one unit per key (the benchmark layout: no articulation
+        half, one frame per vector).
+      max_shift: largest shift in semitones, up or down.
+      rng: a numpy Generator.
+    Returns:
+      A new array like `v`. Sequence b moves by an integer drawn uniformly from the shifts in
+      [-max_shift, max_shift] that keep all its notes on the keyboard (0 if none is possible).
+    """
+    out = np.zeros_like(v)
+    keys = v.shape[2]
+    for b in range(v.shape[0]):
+        played = np.flatnonzero(v[b].any(axis=0))
+        if played.size == 0:
+            continue
+        low, high = max(-max_shift, -int(played[0])), min(max_shift, keys - 1 - int(played[-1]))
+        shift = int(rng.integers(low, high + 1)) if low <= high else 0
+        if shift >= 0:
+            out[b, :, shift:] = v[b, :, :keys - shift]
+        else:
+            out[b, :, :shift] = v[b, :, -shift:]
+    return out

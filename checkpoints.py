@@ -9,6 +9,7 @@ plain `save` writes the variables under a temporary prefix and renames `.index` 
 Epoch checkpoints go through `tf.train.CheckpointManager`, which records a checkpoint in its state
 file only after writing it, so `latest` never names a half-written one.
 """
+import contextlib
 import json
 import os
 
@@ -74,6 +75,49 @@ def save_epoch(manager, model, epoch, run=None):
     prefix = os.path.join(manager.directory, f"{EPOCH_NAME}-{epoch}")
     _write_description(prefix, model, run)  # before the manager records the checkpoint
     return manager.save(checkpoint_number=epoch)
+
+
+@contextlib.contextmanager
+def folder_lock(out_dir):
+    """Holds `<out_dir>/run.lock` for the duration of a training run.
+
+    Creating the file is atomic, so of two runs started on one folder only one gets it; the other
+    gets a `CheckpointError` naming the process that holds it. A lock left by a run that was
+    killed (its process is gone) is taken over.
+    """
+    os.makedirs(out_dir, exist_ok=True)
+    path = os.path.join(out_dir, "run.lock")
+    for _ in range(2):
+        try:
+            handle = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            break
+        except FileExistsError:
+            holder = _lock_holder(path)
+            if holder is not None:
+                raise CheckpointError(f"{out_dir}: another training run (process {holder}) is "
+                                      f"using this folder; wait for it or pick another "
+                                      f"--out-dir") from None
+            os.remove(path)  # left behind by a run that no longer exists
+    else:
+        raise CheckpointError(f"{out_dir}: cannot take {path}; remove it if no run is active")
+    os.write(handle, f"{os.getpid()}\n".encode())
+    os.close(handle)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            os.remove(path)
+
+
+def _lock_holder(path):
+    """The live process id written in a lock file, or None if that process is gone."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            pid = int(handle.read().strip() or 0)
+        os.kill(pid, 0)
+    except (OSError, ValueError):
+        return None
+    return pid
 
 
 def set_aside_epochs(out_dir):

@@ -53,9 +53,9 @@ class HParams:
                              f"{', '.join(distributions.DISTRIBUTIONS)}")
         for name in ("n_hidden", "n_hidden_recurrent", "num_timesteps", "lowest_note",
                      "highest_note"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} = {value!r}: it must be a whole number, at least 1")
+            value, least = getattr(self, name), 0 if name == "lowest_note" else 1  # MIDI 0 is C-1
+            if not isinstance(value, int) or isinstance(value, bool) or value < least:
+                raise ValueError(f"{name} = {value!r}: it must be a whole number, at least {least}")
         if not isinstance(self.articulation, bool):
             raise ValueError(f"articulation = {self.articulation!r}: it must be true or false")
         if self.highest_note <= self.lowest_note:

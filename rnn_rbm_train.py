@@ -146,7 +146,7 @@ def train(model, optimizer, epoch, manager, songs, args):
     chunks = training.split_into_chunks(songs, args.chunk_length)
     padded = list(training.batches(chunks, args.batch_size))  # padded once, shuffled every epoch
     rng = np.random.default_rng(args.seed + int(epoch))
-    run = {name: value for name, value in vars(args).items() if name not in ("resume", "force")}
+    settings = {k: v for k, v in vars(args).items() if k not in ("resume", "force")}
     print(cost_meaning(model))
     for n in range(int(epoch) + 1, args.num_epochs + 1):
         start = time.time()
@@ -161,11 +161,30 @@ def train(model, optimizer, epoch, manager, songs, args):
         print(f"epoch {n}/{args.num_epochs}  cost {np.mean(costs):.4f}  "
               f"{time.time() - start:.1f} s")
         if n % args.save_every == 0 or n == args.num_epochs:
-            checkpoints.save_epoch(manager, model, n, run)
+            save(manager, model, n, settings)
+
+
+def save(manager, model, n, settings):
+    """Writes epoch `n`; if the disk refuses, stops with one line naming what is safe."""
+    try:
+        checkpoints.save_epoch(manager, model, n, settings)
+    except OSError as e:
+        kept = manager.latest_checkpoint or "none yet"
+        sys.exit(f"error: could not write the checkpoint of epoch {n} ({e}); the last complete "
+                 f"one is {kept}: make room and continue with --resume")
 
 
 def main(argv=None):
     args = parse_args(argv)
+    try:
+        with checkpoints.folder_lock(args.out_dir):
+            run(args)
+    except (checkpoints.CheckpointError, OSError) as e:
+        sys.exit(f"error: {e}")
+
+
+def run(args):
+    """Builds, loads the songs and trains; the caller holds the lock on --out-dir."""
     try:
         model, optimizer, epoch, manager = build(args)
         hp = model.hparams

@@ -47,7 +47,7 @@ def _read_benchmark_file(path):
                 return _DataOnlyUnpickler(handle, encoding="latin1").load()
     # A damaged pickle can fail in many ways; all of them mean the same thing to the user.
     except (pickle.UnpicklingError, EOFError, ValueError, KeyError, IndexError, TypeError,
-            AttributeError, OverflowError, MemoryError) as err:
+            AttributeError, OverflowError, MemoryError, RecursionError) as err:
         detail = " ".join(str(err).split()) or type(err).__name__
         raise BenchmarkError(f"{path}: not a benchmark file with only lists, dicts and numbers "
                              f"({detail}); convert it to the JSON form") from None

@@ -142,11 +142,13 @@ def set_aside_epochs(out_dir):
 def latest(path):
     """The checkpoint prefix `path` names: itself, or the latest epoch checkpoint of a folder."""
     if os.path.isdir(path) and not exists(path):
-        found = tf.train.latest_checkpoint(path)
-        if found is None:
+        state = tf.train.get_checkpoint_state(path)
+        recorded = list(state.all_model_checkpoint_paths) if state else []
+        found = [prefix for prefix in recorded if exists(prefix)]  # files lost since are skipped
+        if not found:
             raise CheckpointError(f"{path}: folder holds no epoch checkpoint; pass a checkpoint "
                                   f"prefix such as parameter_checkpoints/pretrained")
-        return found
+        return found[-1]
     return path
 
 

@@ -4,7 +4,7 @@ A song is a 0/1 matrix `[T, 2 * span]`, one row per 16th note: column `k < span`
 `lowerBound + k` sounds ("play"), column `span + k` that it is struck ("articulate"), so a held note
 and a repeated one differ. The RBM sees `num_timesteps` frames a row (`get_song`, `write_song`).
 Frames count ticks, not seconds, so tempo changes never move notes. A damaged file can claim any
-length, so the reader refuses one beyond limits no real song reaches, before allocating anything.
+length, so the reader refuses one beyond limits no real song reaches before it builds the matrix.
 """
 import heapq
 import numbers

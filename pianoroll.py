@@ -75,7 +75,8 @@ def draw(statematrix, frame_pixels=FRAME_PIXELS, pitch_pixels=PITCH_PIXELS,
     bottom pixel row of every C is `OCTAVE_LINE`. A shorter last row is padded with `BACKGROUND`.
 
     Args:
-        statematrix: array-like `[T, 2*span]` (any span) of 0/1 or probabilities (> 0.5 is on), T >= 1.
+        statematrix: array-like `[T, 2*span]` (any span) of 0/1 or probabilities (> 0.5 is
+            on), T >= 1.
         frame_pixels, pitch_pixels: size of one cell in pixels.
         frames_per_row: frames before the image wraps to a new row (a multiple of a bar keeps
             the bar lines of all rows aligned).

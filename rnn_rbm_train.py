@@ -103,7 +103,8 @@ def build(args):
     --init or, with --resume, from the latest complete epoch checkpoint. Says which on stdout."""
     probe = checkpoints.epoch_manager(args.out_dir)
     source, resuming = start_checkpoint(args, probe)
-    model = rnn_rbm.RnnRbm(checkpoints.load_hparams(source))
+    hparams = newest_hparams(probe.checkpoints) if resuming else checkpoints.load_hparams(source)
+    model = rnn_rbm.RnnRbm(hparams)
     optimizer = training.make_optimizer(args.optimizer, model.trainable_variables, args.lr)
     epoch = tf.Variable(0, dtype=tf.int64, name="epoch")
     if resuming:
@@ -118,6 +119,18 @@ def build(args):
                 print(f"moved the earlier run's checkpoints to {moved}")
     manager = checkpoints.epoch_manager(args.out_dir, model=model, optimizer=optimizer, epoch=epoch)
     return model, optimizer, epoch, manager
+
+
+def newest_hparams(prefixes):
+    """The hyperparameters of the newest of `prefixes` that has them; one without its JSON is
+    left to `resume_point`, which skips it and says so."""
+    for prefix in reversed(prefixes):
+        try:
+            return checkpoints.load_hparams(prefix)
+        except checkpoints.CheckpointError:
+            continue
+    raise checkpoints.CheckpointError(f"{os.path.dirname(prefixes[-1])}: no epoch checkpoint has "
+                                      f"its hyperparameters (.json); start over with --force")
 
 
 def resume_point(prefixes, model, optimizer, epoch):

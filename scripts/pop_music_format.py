@@ -28,7 +28,7 @@ DRUM_CHANNEL = 9
 MIDO_VERSION = importlib.metadata.version("mido")
 
 
-class Skip(Exception):
+class Skip(Exception):  # noqa: N818  (the build leaves such a work out; nothing went wrong)
     """A work that does not fit the folder; the message says why."""
 
 

@@ -74,7 +74,8 @@ def expand_repeats(score):
 
 def meters(score):
     """The sorted meters of `score`, as strings like "4/4"."""
-    return sorted({ts.ratioString for ts in score.recurse().getElementsByClass(meter.TimeSignature)})
+    signatures = score.recurse().getElementsByClass(meter.TimeSignature)
+    return sorted({ts.ratioString for ts in signatures})
 
 
 def quarter_bpm(score, default):

@@ -8,8 +8,16 @@ import os
 from music21 import corpus
 from music21.corpus.chorales import ChoraleListRKBWV
 from pop_music_format import HIGHEST, LOWEST, Skip, frame_figures, midi_bytes
-from pop_music_score import (clean, expand_repeats, meters, parse, part_notes, quarter_bpm,
-                             realise_chords, time_signatures)
+from pop_music_score import (
+    clean,
+    expand_repeats,
+    meters,
+    parse,
+    part_notes,
+    quarter_bpm,
+    realise_chords,
+    time_signatures,
+)
 
 MIN_FRAMES = 200           # every shipped song is at least this long
 MIN_POLY_SHARE = 0.6       # per song: sounding frames holding >= 2 notes

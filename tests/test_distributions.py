@@ -160,7 +160,8 @@ def test_rnn_nade_cost_is_the_exact_negative_log_likelihood_of_each_step_given_t
     v = (rng.random((2, 4, 6)) < 0.4).astype(np.float32)
     mask = np.array([[1, 1, 1, 1], [1, 1, 0, 0]], np.float32)
     v[1, 2:] = 0
-    p = {var.name.split(":")[0]: var.numpy().astype(np.float64) for var in model.trainable_variables}
+    p = {var.name.split(":")[0]: var.numpy().astype(np.float64)
+         for var in model.trainable_variables}
     total = []
     for b, length in ((0, 4), (1, 2)):
         u = p["u0"]

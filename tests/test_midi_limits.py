@@ -80,7 +80,7 @@ def _assert_refused(path, problem, **limits):
     return message
 
 
-# --- the pathological files named in the reader's limits ---------------------------------------
+# --- files made to cost the reader as much as their few bytes can ---------------------------------
 
 def test_37_byte_file_holding_a_note_ten_million_ticks_is_refused_at_once(tmp_path):
     # ticks_per_beat 1: 4 * 10**7 frames, a 6 GB matrix, 30 s of filling it without the limit.
@@ -158,7 +158,7 @@ def test_a_header_claiming_thousands_of_tracks_costs_no_more_than_its_bytes(tmp_
     assert outcome.shape == (8, 2 * span) and seconds < TIME_BUDGET and peak < MEMORY_BUDGET
 
 
-# --- get_songs: one bad file costs nothing but itself -----------------------------------------
+# --- get_songs: one bad file costs nothing but itself ---------------------------------------------
 
 def _good_song(path, seed):
     rng = np.random.default_rng(seed)
@@ -208,7 +208,7 @@ def test_get_songs_still_raises_when_no_file_is_usable(tmp_path):
             mm.get_songs(str(tmp_path))
 
 
-# --- fuzzing: a few hundred damaged versions of two small real files --------------------------
+# --- fuzzing: a few hundred damaged versions of two small real files ------------------------------
 
 def _seed_tracks(tmp_path):
     """Two small files as `[[(delta, event_bytes)]]`: one written by the module, one by hand."""

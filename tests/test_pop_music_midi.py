@@ -11,10 +11,11 @@ import mido
 import numpy as np
 import pytest
 
+import layout
 import midi_manipulation
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-FOLDER = os.path.join(ROOT, "Pop_Music_Midi")
+FOLDER = os.path.join(ROOT, layout.MIDI_DIR)
 MIN_FRAMES = 50
 SPAN = midi_manipulation.span
 
@@ -28,7 +29,7 @@ def _midi_names():
 NAMES = _midi_names()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _matrix(name):
     return midi_manipulation.midiToNoteStateMatrix(os.path.join(FOLDER, name))
 

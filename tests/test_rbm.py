@@ -162,7 +162,8 @@ def test_stateless_chain_follows_the_conditionals_with_draws_named_by_its_seed()
     rng = np.random.default_rng(6)
     v = (rng.random((4, 5)) < 0.5).astype(np.float32)
     W = rng.normal(0, 1, (5, 3)).astype(np.float32)
-    bv, bh = rng.normal(0, 1, (4, 5)).astype(np.float32), rng.normal(0, 1, (4, 3)).astype(np.float32)
+    bv = rng.normal(0, 1, (4, 5)).astype(np.float32)
+    bh = rng.normal(0, 1, (4, 3)).astype(np.float32)
     seed = tf.constant([7, 11], tf.int32)
     fold = tf.random.experimental.stateless_fold_in
     x = v
@@ -202,7 +203,8 @@ def test_rbm_module_holds_its_parameters_and_scores_with_given_biases():
     rbm = small_rbm()
     rng = np.random.default_rng(9)
     v = (rng.random((3, 6)) < 0.5).astype(np.float32)
-    bv, bh = rng.normal(0, 1, (3, 6)).astype(np.float32), rng.normal(0, 1, (3, 4)).astype(np.float32)
+    bv = rng.normal(0, 1, (3, 6)).astype(np.float32)
+    bh = rng.normal(0, 1, (3, 4)).astype(np.float32)
     W = rbm.W.numpy()
     np.testing.assert_allclose(rbm.log_score(v, (bv, bh)).numpy(), -numpy_free_energy(v, W, bv, bh),
                                rtol=1e-5)

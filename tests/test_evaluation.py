@@ -1,71 +1,14 @@
-"""Tests for the benchmark loader and rnn_rbm_evaluate: AIS, frame accuracy, the script end to end."""
+"""The evaluator's library: AIS and the split estimate of log Z, frame accuracy, the rows a model
+conditions each frame on."""
 import itertools
-import json
-import os
-import pickle
-import re
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
+import evaluation as ev
 import RBM
 import rnn_rbm
-import rnn_rbm_evaluate as ev
-from midi_manipulation import BenchmarkError, load_benchmark
-
-# A tiny benchmark: pitch 21 is column 0, 108 is column 87; valid's first step is silence.
-TINY = {"train": [[[60, 64, 67], [21, 108]], [[62]]],
-        "valid": [[[], [48, 50]]],
-        "test": [[[60], [60, 72], [72]]]}
-
-
-def test_load_benchmark_json_and_pickle_agree_with_hand_built_rolls(tmp_path):
-    (tmp_path / "tiny.json").write_text(json.dumps(TINY))
-    with open(tmp_path / "tiny.pickle", "wb") as f:
-        pickle.dump(TINY, f, protocol=2)  # the protocol of the original Python 2 files
-    for name in ("tiny.json", "tiny.pickle"):
-        rolls = load_benchmark(str(tmp_path / name))
-        assert [len(rolls[s]) for s in ("train", "valid", "test")] == [2, 1, 1]
-        first = rolls["train"][0]
-        assert first.shape == (2, 88) and first.dtype == np.uint8
-        assert np.flatnonzero(first[0]).tolist() == [39, 43, 46]
-        assert np.flatnonzero(first[1]).tolist() == [0, 87]
-        assert rolls["valid"][0][0].sum() == 0
-        assert np.flatnonzero(rolls["valid"][0][1]).tolist() == [27, 29]
-        assert rolls["test"][0].sum() == 4
-
-
-class Payload:
-    """Unpickling this would run `os.system`."""
-
-    def __reduce__(self):
-        return (os.system, ("echo should-not-run",))
-
-
-@pytest.mark.parametrize("payload", [Payload(), {"train": [], "valid": [], "test": [[[60]]], "x": Payload()},
-                                     {"train": np.int64(3)}])
-def test_pickle_naming_any_object_is_refused(tmp_path, payload):
-    path = tmp_path / "evil.pkl"
-    path.write_bytes(pickle.dumps(payload))
-    with pytest.raises(BenchmarkError, match=r"evil\.pkl: .*only lists, dicts and numbers") as err:
-        load_benchmark(str(path))
-    assert "\n" not in str(err.value)
-
-
-@pytest.mark.parametrize("data, message", [
-    ([1, 2], "not a dict of splits"),
-    ({"train": [], "valid": []}, "no test split"),
-    ({"train": [[[60, 109]]], "valid": [], "test": []}, "step 0 holds 109, not a MIDI pitch"),
-    ({"train": [[[60, True]]], "valid": [], "test": []}, "holds True"),
-    ({"train": [[60]], "valid": [], "test": []}, "step 0 is a int, not a list of pitches"),
-])
-def test_malformed_benchmarks_give_one_line_errors(tmp_path, data, message):
-    path = tmp_path / "bad.json"
-    path.write_text(json.dumps(data))
-    with pytest.raises(BenchmarkError, match=message) as err:
-        load_benchmark(str(path))
-    assert str(err.value).startswith(str(path)) and "\n" not in str(err.value)
 
 
 def test_ais_matches_enumeration_of_a_small_rbm():
@@ -87,11 +30,13 @@ def test_ais_is_exact_without_weights():
     # W = 0: units are independent, log Z = sum softplus(bv) + sum softplus(bh), the chains'
     # marginals p(v | h) are sigmoid(bv) whatever h is, so the base model is the RBM's visible part
     # itself and every run carries the same weight.
-    W, bv, bh = np.zeros((3, 2), np.float32), np.float32([[-2.0, 0.0, 3.0]]), np.float32([[1.0, -1.0]])
+    W = np.zeros((3, 2), np.float32)
+    bv, bh = np.float32([[-2.0, 0.0, 3.0]]), np.float32([[1.0, -1.0]])
     marginals, _ = ev.sampled_marginals(W, np.zeros_like(bv), bv, bh, 6, 3, [0, 0])
     base = ev.base_visible_biases(marginals)
     np.testing.assert_allclose(base, bv, atol=1e-5)
-    expected = np.log1p(np.exp(-2.0)) + np.log(2.0) + np.log1p(np.exp(3.0)) + np.log1p(np.e) + np.log1p(1 / np.e)
+    expected = (np.log1p(np.exp(-2.0)) + np.log(2.0) + np.log1p(np.exp(3.0)) + np.log1p(np.e)
+                + np.log1p(1 / np.e))
     run_log_z, _ = ev.ais_log_partition(W, bv, bh, base, ev.ais_betas(10), 4, [0, 0])
     estimate = np.logaddexp.reduce(np.float64(run_log_z), axis=1) - np.log(4)
     np.testing.assert_allclose(estimate, [expected], atol=1e-5)
@@ -102,14 +47,16 @@ def test_found_states_sum_every_distinct_state_once():
     # All 2**8 states of an 8-unit RBM, each listed twice: the sum over distinct states is Z itself.
     rng = np.random.default_rng(3)
     W = rng.normal(0.0, 1.0, (8, 5)).astype(np.float32)
-    bv, bh = rng.normal(0.0, 1.0, (2, 8)).astype(np.float32), rng.normal(0.0, 1.0, (2, 5)).astype(np.float32)
+    bv = rng.normal(0.0, 1.0, (2, 8)).astype(np.float32)
+    bh = rng.normal(0.0, 1.0, (2, 5)).astype(np.float32)
     every = ((np.arange(256)[:, None] >> np.arange(8)) & 1).astype(np.float32)
     states = np.stack([np.concatenate([every, every[::-1]]), np.resize(every[:10], (512, 8))])
     bound = ev.found_states_log_partition(W, bv, bh, states)
     exact = [RBM.exact_log_partition(W, bv[i], bh[i]) for i in range(2)]
     np.testing.assert_allclose(bound[0], exact[0], atol=1e-4)
     # Ten states are a strict lower bound, summed by hand.
-    ten = -RBM.free_energy(every[:10], W, np.repeat(bv[1:], 10, 0), np.repeat(bh[1:], 10, 0)).numpy()
+    ten = -RBM.free_energy(every[:10], W, np.repeat(bv[1:], 10, 0),
+                           np.repeat(bh[1:], 10, 0)).numpy()
     np.testing.assert_allclose(bound[1], np.logaddexp.reduce(ten.astype(np.float64)), atol=1e-4)
     assert bound[1] < exact[1]
 
@@ -121,7 +68,8 @@ def test_split_estimate_sums_the_found_states_and_the_runs_outside_them_by_hand(
     A, B, C = np.eye(3, dtype=np.float32)
     found = np.stack([[A, B], [A, C]])
     runs = np.stack([[A, C], [C, A]])
-    log_z, share = ev.split_log_partition(np.log([3.0, 5.0]), found, np.log([[4.0, 10.0], [7.0, 1e6]]), runs)
+    log_z, share = ev.split_log_partition(np.log([3.0, 5.0]), found,
+                                          np.log([[4.0, 10.0], [7.0, 1e6]]), runs)
     np.testing.assert_allclose(log_z, np.log([8.0, 5.0]))
     np.testing.assert_allclose(share, [3.0 / 8.0, 1.0])
 
@@ -131,7 +79,8 @@ def test_split_estimate_of_a_small_rbm_matches_enumeration():
     # 100 runs of AIS at 300 betas; and the same RBM with every state found, which is exact.
     rng = np.random.default_rng(5)
     W = rng.normal(0.0, 0.7, (16, 12)).astype(np.float32)
-    bv, bh = rng.normal(-1.0, 1.0, (1, 16)).astype(np.float32), rng.normal(0.0, 1.0, (1, 12)).astype(np.float32)
+    bv = rng.normal(-1.0, 1.0, (1, 16)).astype(np.float32)
+    bh = rng.normal(0.0, 1.0, (1, 12)).astype(np.float32)
     exact = RBM.exact_log_partition(W, bv[0], bh[0])
     every = ((np.arange(2 ** 16)[:, None] >> np.arange(16)) & 1).astype(np.float32)[None]
     marginals, _ = ev.sampled_marginals(W, np.zeros_like(bv), bv, bh, 100, 50, [4, 1])
@@ -139,8 +88,8 @@ def test_split_estimate_of_a_small_rbm_matches_enumeration():
                                              ev.ais_betas(300), 100, [4, 0])
     run_log_z, states = run_log_z.numpy().astype(np.float64), states.numpy()
     for found in (every[:, ::3], every):
-        log_z, share = ev.split_log_partition(ev.found_states_log_partition(W, bv, bh, found), found,
-                                              run_log_z, states)
+        log_z, share = ev.split_log_partition(ev.found_states_log_partition(W, bv, bh, found),
+                                              found, run_log_z, states)
         np.testing.assert_allclose(log_z, [exact], atol=0.05)
         assert 0.0 < share[0] <= 1.0
     assert share[0] == 1.0
@@ -157,7 +106,8 @@ def test_log_likelihood_never_puts_more_than_all_mass_on_a_frame():
     exact = RBM.exact_log_partition(W, bv[0], bh[0])
     for frame in (np.r_[np.ones(6), np.zeros(6)], np.r_[np.zeros(6), np.ones(6)]):
         frame = frame[None].astype(np.float32)
-        ll, _ = ev.log_likelihoods(W, frame, frame, bv, bh, ev.ais_betas(1000), 100, batch=1, seed=1)
+        ll, _ = ev.log_likelihoods(W, frame, frame, bv, bh, ev.ais_betas(1000), 100, batch=1,
+                                   seed=1)
         true_ll = -RBM.free_energy(frame, W, bv, bh).numpy()[0] - exact
         assert ll[0] <= 0.0
         np.testing.assert_allclose(ll, [true_ll], atol=0.1)
@@ -179,7 +129,8 @@ def test_frame_accuracy_on_a_hand_worked_case():
     predicted = [[1, 1, 0, 0, 0], [0, 0, 0, 1, 0], [0, 0, 0, 0, 0], [0, 0, 0, 0, 0]]
     target = [[0, 1, 1, 0, 0], [0, 0, 0, 1, 0], [1, 0, 0, 0, 1], [0, 0, 0, 0, 0]]
     np.testing.assert_allclose(ev.frame_accuracies(predicted, target), [1 / 3, 1, 0, 1])
-    assert ev.frame_accuracies(predicted, target).mean() == pytest.approx(7 / 12)  # the per-step ACC
+    # the per-step ACC
+    assert ev.frame_accuracies(predicted, target).mean() == pytest.approx(7 / 12)
     assert ev.frame_counts(predicted, target) == (2, 1, 3)  # pooled: 2 / 6
     assert ev.accuracy(2, 1, 3) == pytest.approx(2 / 6)
     assert ev.accuracy(0, 0, 0) == 1.0
@@ -190,7 +141,7 @@ def three_unit_rbm():
     hp = rnn_rbm.HParams(n_hidden=2, n_hidden_recurrent=2, lowest_note=60, highest_note=63,
                          num_timesteps=1, articulation=False)
     model = rnn_rbm.RnnRbm(hp, seed=0)
-    model.W.assign(tf.zeros([3, 2]))
+    model.distribution.W.assign(tf.zeros([3, 2]))
     return model
 
 
@@ -200,8 +151,9 @@ def test_sampled_predictions_of_a_nearly_deterministic_rbm():
     model = three_unit_rbm()
     bv = np.tile(np.float32([20.0, 20.0, -20.0]), (4, 1))
     frames = np.tile(np.float32([1, 0, 1]), (4, 1))
-    expected, mode, pooled = ev.frame_scores(model, frames, np.zeros_like(frames), bv,
-                                             np.zeros((4, 2), np.float32), num_samples=5, k=3, batch=3)
+    expected, mode, pooled = ev.frame_scores(model.distribution, frames, np.zeros_like(frames),
+                                             (bv, np.zeros((4, 2), np.float32)), num_samples=5,
+                                             k=3, batch=3)
     np.testing.assert_allclose(expected, [1 / 3] * 4)
     np.testing.assert_allclose(mode, [1 / 3] * 4)  # one prediction per frame
     assert pooled == (20, 20, 20)
@@ -217,12 +169,14 @@ def test_mode_and_expected_accuracy_of_independent_units():
     p = np.float32([0.6, 0.4, 0.9])
     bv = np.tile(np.log(p / (1 - p)), (50, 1))
     frames = np.tile(np.float32([0, 1, 1]), (50, 1))
-    predict = ev.make_frame_predictor(model)
-    samples, mode = predict(np.zeros_like(frames), bv, np.zeros((50, 2), np.float32), 40, 2)
+    predict = ev.make_frame_predictor(model.distribution, 3)
+    samples, mode = predict(np.zeros_like(frames), (bv, np.zeros((50, 2), np.float32)), 40, 2)
     assert samples.shape == (50, 40, 3)
     np.testing.assert_array_equal(mode.numpy(), np.tile(np.float32([1, 0, 1]), (50, 1)))
-    expected, mode_acc, pooled = ev.frame_scores(model, frames, np.zeros_like(frames), bv,
-                                                 np.zeros((50, 2), np.float32), num_samples=40, k=2, batch=16)
+    expected, mode_acc, pooled = ev.frame_scores(model.distribution, frames,
+                                                 np.zeros_like(frames),
+                                                 (bv, np.zeros((50, 2), np.float32)),
+                                                 num_samples=40, k=2, batch=16)
     np.testing.assert_allclose(mode_acc, [1 / 3] * 50)
     exact = 0.0
     for bits in itertools.product((0, 1), repeat=3):
@@ -237,11 +191,13 @@ def test_mode_and_expected_accuracy_of_independent_units():
 
 
 def tiny_model(n_hidden=6, seed=3):
-    """A paper-shaped (88 visible) RNN-RBM small enough to enumerate, with weights of useful scale."""
-    model = rnn_rbm.RnnRbm(rnn_rbm.paper_hparams(n_hidden=n_hidden, n_hidden_recurrent=5, k_generate=5),
+    """A paper-shaped (88 visible) RNN-RBM small enough to enumerate, with weights of useful
+    scale."""
+    model = rnn_rbm.RnnRbm(rnn_rbm.paper_hparams(n_hidden=n_hidden, n_hidden_recurrent=5),
                            seed=seed)
     rng = np.random.default_rng(seed)
-    for var, scale, shift in ((model.W, 0.4, 0.0), (model.bv, 0.5, -3.0), (model.Wuv, 0.5, 0.0),
+    rbm = model.distribution
+    for var, scale, shift in ((rbm.W, 0.4, 0.0), (rbm.bv, 0.5, -3.0), (model.Wuv, 0.5, 0.0),
                               (model.Wvu, 0.5, 0.0), (model.Wuh, 0.5, 0.0)):
         var.assign(rng.normal(shift, scale, var.shape).astype(np.float32))
     return model
@@ -251,37 +207,48 @@ def test_log_likelihood_of_a_sequence_equals_enumeration():
     model = tiny_model()
     roll = np.zeros((4, 88), np.float32)
     roll[0, [39, 43]] = roll[1, [39, 43, 46]] = roll[3, 50] = 1  # frame 2 is silence
-    frames, previous, bv, bh = ev.conditional_rows(model, [roll, np.zeros((0, 88))])
+    frames, previous, (bv, bh) = ev.conditional_rows(model, [roll, np.zeros((0, 88))])
     assert frames.shape == (4, 88) and bh.shape == (4, 6)
     np.testing.assert_array_equal(previous[1:], roll[:-1])
-    W = model.W.numpy()
+    W = model.distribution.W.numpy()
     exact = [-float(RBM.free_energy(frames[t:t + 1], W, bv[t:t + 1], bh[t:t + 1])[0])
              - RBM.exact_log_partition(W, bv[t], bh[t]) for t in range(4)]
-    estimate, _ = ev.log_likelihoods(W, frames, previous, bv, bh, ev.ais_betas(1000), 100, batch=3, seed=2)
+    estimate, _ = ev.log_likelihoods(W, frames, previous, bv, bh, ev.ais_betas(1000), 100,
+                                     batch=3, seed=2)
     np.testing.assert_allclose(estimate, exact, atol=0.05)
     assert abs(np.mean(estimate) - np.mean(exact)) < 0.02  # the figure the script reports
 
 
-def test_script_scores_a_saved_checkpoint(tmp_path, capsys):
-    rnn_rbm.save(str(tmp_path / "ckpt"), tiny_model())
-    (tmp_path / "jsb_tiny.json").write_text(json.dumps(TINY))
-    ll, acc, acc_mode = ev.main([str(tmp_path / "ckpt"), "--dataset", str(tmp_path / "jsb_tiny.json"),
-                                        "--ais-betas", "200", "--ais-runs", "20", "--acc-samples", "2"])
-    out = capsys.readouterr().out
-    assert "1 sequences, 3 time steps" in out
-    assert "paper RNN-RBM" in out and "-6.27" in out and "-61.00" in out
-    assert -61.0 < ll < 0.0 and 0.0 <= acc <= 1.0 and 0.0 <= acc_mode <= 1.0
-    assert "ACC % (mode)" in out and "most probable of each frame's samples" in out
-    assert "counts pooled over the split" in out
-    # Repeating the previous frame: {} for {60} scores 0, {60} for {60, 72} 1/2, {60, 72} for {72}
-    # 1/2: a mean of 1/3 over the three steps.
-    assert re.search(r"repeat previous frame\s+-\s+-\s+33\.33", out)
+def test_an_exact_distribution_is_scored_with_exact_draws_and_exact_log_likelihoods():
+    # The independent units of `test_mode_and_expected_accuracy_of_independent_units` as a plain
+    # RNN's distribution: the same mode {0, 2}, the same expected accuracy 0.52, and log p worked
+    # out by hand.
+    hp = rnn_rbm.HParams(n_hidden=2, n_hidden_recurrent=2, lowest_note=60, highest_note=63,
+                         num_timesteps=1, articulation=False, distribution="bernoulli")
+    units = rnn_rbm.RnnRbm(hp, seed=0).distribution
+    p = np.float32([0.6, 0.4, 0.9])
+    bv = np.tile(np.log(p / (1 - p)), (50, 1))
+    frames = np.tile(np.float32([0, 1, 1]), (50, 1))
+    tf.random.set_seed(1)
+    expected, mode_acc, _ = ev.frame_scores(units, frames, np.zeros_like(frames), (bv,),
+                                            num_samples=40, k=1, batch=16)
+    np.testing.assert_allclose(mode_acc, [1 / 3] * 50)
+    assert abs(expected.mean() - 0.52) < 0.03
+    ll = ev.exact_log_likelihoods(units, frames, (bv,), batch=7)
+    assert ll.shape == (50,) and ll.dtype == np.float64
+    np.testing.assert_allclose(ll, np.log(0.4 * 0.4 * 0.9), rtol=1e-5)
 
 
-def test_script_refuses_a_missing_checkpoint_and_a_midi_model(tmp_path):
-    (tmp_path / "d.json").write_text(json.dumps(TINY))
-    with pytest.raises(SystemExit, match=r"error: .*nothing: no checkpoint there"):
-        ev.main([str(tmp_path / "nothing"), "--dataset", str(tmp_path / "d.json")])
-    rnn_rbm.save(str(tmp_path / "midi"), rnn_rbm.RnnRbm(rnn_rbm.HParams(n_hidden=4, n_hidden_recurrent=3)))
-    with pytest.raises(SystemExit, match=r"780 visible units from MIDI 24, the benchmarks need 88"):
-        ev.main([str(tmp_path / "midi"), "--dataset", str(tmp_path / "d.json")])
+def test_conditional_rows_give_one_array_per_bias_of_the_distribution():
+    hp = rnn_rbm.paper_hparams(n_hidden=4, n_hidden_recurrent=3, distribution="bernoulli")
+    model = rnn_rbm.RnnRbm(hp, seed=1)
+    roll = np.zeros((3, 88), np.float32)
+    roll[0, 10] = roll[2, [20, 30]] = 1
+    frames, previous, biases = ev.conditional_rows(model, [roll, roll[:2]])
+    assert frames.shape == previous.shape == (5, 88) and len(biases) == 1
+    np.testing.assert_array_equal(frames, np.concatenate([roll, roll[:2]]))
+    np.testing.assert_array_equal(previous[[0, 3]], 0)  # each sequence starts from silence
+    np.testing.assert_array_equal(previous[[1, 2, 4]], roll[[0, 1, 0]])
+    (bv,) = model.conditional_biases(tf.constant(roll[None]))
+    np.testing.assert_allclose(biases[0][:3], bv.numpy()[0], rtol=1e-6)
+    np.testing.assert_allclose(biases[0][3:], bv.numpy()[0, :2], rtol=1e-6)

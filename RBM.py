@@ -28,7 +28,7 @@ def sample(probs, uniform):
     return tf.cast(uniform < probs, probs.dtype)
 
 
-# Pre-drawn noise (for chains that must share their draws, and the benchmark's uncompiled chain)
+# Pre-drawn noise (for chains that must share their draws, such as two computations compared)
 # comes as 16-bit halves of 32-bit random words: half the random-number work, which is otherwise as
 # costly as the chain's matmuls on a CPU. A Bernoulli(p) sample then has probability p rounded to a
 # multiple of 2**-16 (about 1.5e-5). The compiled chain hashes its own 24-bit uniforms instead.
@@ -178,7 +178,11 @@ def _compiled_chain(v, W, bv, bh, k, key):
 
     # A loop rather than unrolled steps: XLA compiles 25 unrolled steps in about 10 s, the loop in
     # about 1 s, and runs both equally fast.
-    _, v = tf.while_loop(lambda i, _: i < k, lambda i, x: (i + 1, step(i, x)), (tf.constant(0), v))
+    # ensure_shape: with one row, broadcasting against the hashed noise's unknown row count
+    # would leave the loop variable's row count unknown, which a while_loop refuses.
+    _, v = tf.while_loop(lambda i, _: i < k,
+                         lambda i, x: (i + 1, tf.ensure_shape(step(i, x), x.shape)),
+                         (tf.constant(0), v))
     return v
 
 

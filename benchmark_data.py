@@ -15,6 +15,10 @@ import numpy as np
 
 from layout import BENCHMARK_KEYS, BENCHMARK_LOWEST, BENCHMARK_SPLITS
 
+# The four datasets of the paper hold a few hundred thousand time steps at most; 2**21 steps is
+# 185 MB of rolls.
+MAX_TIME_STEPS = 2 ** 21
+
 
 class BenchmarkError(ValueError):
     """A benchmark file that cannot be read; the message is one line naming the file."""
@@ -82,6 +86,18 @@ def _piano_roll(path, where, sequence):
     return roll
 
 
+def _check_size(path, data):
+    """Refuses a file whose splits hold more time steps than `MAX_TIME_STEPS`, counted before any
+    roll is allocated: a pickle can repeat one list by reference, so a small file can stand for
+    an enormous one."""
+    steps = sum(len(s) if isinstance(s, (list, tuple)) else 0
+                for split in BENCHMARK_SPLITS for s in data[split])
+    if steps > MAX_TIME_STEPS:
+        raise BenchmarkError(f"{path}: {steps:,} time steps, more than the {MAX_TIME_STEPS:,} "
+                             f"this reader allows (the paper's largest dataset has well under a "
+                             f"million); is the file what it should be?")
+
+
 def load_benchmark(path):
     """Read a polyphonic benchmark (JSB Chorales, Nottingham, MuseData, Piano-midi.de).
 
@@ -106,12 +122,14 @@ def load_benchmark(path):
     if missing:
         raise BenchmarkError(f"{path}: no {', '.join(missing)} split; expected keys "
                              f"{', '.join(BENCHMARK_SPLITS)}")
-    rolls = {}
     for split in BENCHMARK_SPLITS:
         if not isinstance(data[split], (list, tuple)):
             raise BenchmarkError(f"{path}: split {split!r} is a {type(data[split]).__name__}, "
                                  f"not a list of sequences; the file is not in the benchmark "
                                  f"format")
+    _check_size(path, data)
+    rolls = {}
+    for split in BENCHMARK_SPLITS:
         rolls[split] = [_piano_roll(path, f"sequence {i} of {split!r}", sequence)
                         for i, sequence in enumerate(data[split])]
     return rolls

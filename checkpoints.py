@@ -12,6 +12,7 @@ file only after writing it, so `latest` never names a half-written one.
 import contextlib
 import json
 import os
+import shutil
 
 import tensorflow as tf
 
@@ -118,6 +119,26 @@ def _lock_holder(path):
     except (OSError, ValueError):
         return None
     return pid
+
+
+def remove_leftovers(out_dir):
+    """Deletes what a killed run can leave in `out_dir`: TensorFlow's `epoch-<n>_temp` folders,
+    a `.partial` JSON, and the manager's temporary state files. Returns their names."""
+    if not os.path.isdir(out_dir):
+        return []
+    gone = []
+    for name in sorted(os.listdir(out_dir)):
+        path = os.path.join(out_dir, name)
+        temp_folder = name.startswith(EPOCH_NAME + "-") and name.endswith("_temp")
+        if temp_folder and os.path.isdir(path):
+            shutil.rmtree(path)
+        elif (name.startswith(EPOCH_NAME + "-") and name.endswith(".json.partial")
+              or name.startswith("checkpoint.tmp")) and os.path.isfile(path):
+            os.remove(path)
+        else:
+            continue
+        gone.append(name)
+    return gone
 
 
 def set_aside_epochs(out_dir):

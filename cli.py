@@ -9,6 +9,8 @@ import sys
 
 from tqdm import tqdm
 
+import midi_manipulation
+
 
 def _number(kind, text, low, low_inclusive=True, high=None):
     try:
@@ -49,3 +51,20 @@ def share(text):
 def progress(iterable, **kwargs):
     """`tqdm(iterable)` that draws only on a terminal, so a log file gets no carriage returns."""
     return tqdm(iterable, disable=not sys.stderr.isatty(), **kwargs)
+
+
+def add_midi_limits(parser):
+    """`--max-frames` and `--max-silent-frames`: how long a MIDI file and its silences may be
+    before the reader refuses it as damaged (see `midi_manipulation.MAX_FRAMES`)."""
+    parser.add_argument("--max-frames", type=positive_int, default=midi_manipulation.MAX_FRAMES,
+                        help="refuse MIDI files longer than this many 16th notes "
+                             "(default %(default)s, hours of music)")
+    parser.add_argument("--max-silent-frames", type=positive_int,
+                        default=midi_manipulation.MAX_SILENT_FRAMES,
+                        help="refuse MIDI files silent for longer than this many 16th notes "
+                             "(default %(default)s, minutes)")
+
+
+def midi_limits(args):
+    """The keyword arguments of `midi_manipulation.get_songs` that `add_midi_limits` set."""
+    return dict(max_frames=args.max_frames, max_silent_frames=args.max_silent_frames)

@@ -154,7 +154,7 @@ def _check_length(path, spans, n_frames, max_frames, max_silent_frames):
         count = f"{n_frames}" if n_frames < 10 ** 18 else "over 10^18"
         raise _bad_file(path, f"{count} 16th-note frames long, more than the {max_frames} "
                               f"allowed (a corrupt delta time or a note held for hours)",
-                        "remove it, or raise max_frames if it is that long")
+                        "remove it, or raise max_frames (--max-frames) if it is that long")
     silence, covered = 0, -1  # the longest gap so far; the last frame sounding before it
     for _, first, last in sorted(spans, key=lambda span: span[1]):
         silence = max(silence, first - covered - 1)
@@ -163,7 +163,7 @@ def _check_length(path, spans, n_frames, max_frames, max_silent_frames):
     if silence > max_silent_frames:
         raise _bad_file(path, f"{silence} 16th-note frames in a row with no note, more than the "
                               f"{max_silent_frames} allowed (a corrupt delta time?)",
-                        "remove it, or raise max_silent_frames if the silence is meant")
+                        "remove it, or raise max_silent_frames (--max-silent-frames) if meant")
 
 
 def midiToNoteStateMatrix(midifile, lowerBound=lowerBound, upperBound=upperBound, *,

@@ -45,6 +45,7 @@ STEM = "generated_chord"  # the snippets' file names, as the post's code named t
 
 
 def parse_args(argv):
+    """The flags of `argv` (`sys.argv[1:]` when None), each checked as it is parsed."""
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--num-timesteps", type=cli.positive_int,
                    help=f"16th-note frames per snippet (default {NUM_TIMESTEPS}; with --load, "
@@ -85,7 +86,11 @@ def parse_args(argv):
 
 
 def check_paths(args):
-    """Raises `ValueError` naming the first path that makes the run impossible."""
+    """Checks the paths of `--save`, `--load` and `--out-dir` before anything is read or written.
+
+    Raises:
+      ValueError: one line naming the first path that makes the run impossible.
+    """
     if args.save and any(os.path.exists(args.save + end) for end in (".index", ".json")):
         raise ValueError(f"{args.save}: a saved RBM is there already; choose another --save "
                          f"prefix or remove it")
@@ -97,8 +102,14 @@ def check_paths(args):
 
 
 def batch_bounds(lengths, batch_size):
-    """`(starts, ends)` of the batches over songs laid end to end, each song cut on its own
-    into batches of `batch_size` vectors (its last one shorter), as the post trained."""
+    """The batches of an epoch: each song cut on its own into `batch_size` vectors, as the post.
+
+    Args:
+      lengths: vectors in each song, the songs laid end to end in one array.
+      batch_size: most vectors per batch; a song's last batch holds what is left.
+    Returns:
+      `(starts [B], ends [B])`, int32: batch i is rows `starts[i]:ends[i]` of that array.
+    """
     starts, ends, offset = [], [], 0
     for length in lengths:
         for start in range(0, length, batch_size):
@@ -111,8 +122,13 @@ def batch_bounds(lengths, batch_size):
 def make_epoch(rbm, k, lr):
     """A `tf.function` running one epoch: one CD-k update per batch, looped inside the graph.
 
-    It takes `vectors [N, n_visible]` and the batches' `starts [B]` and `ends [B]` (rows
-    starts[i]..ends[i]) and returns the squared reconstruction error per vector.
+    Args:
+      rbm: the `RBM.RBM` to update in place.
+      k: Gibbs steps of each CD update; lr: its learning rate.
+    Returns:
+      `epoch(vectors [N, n_visible], starts [B], ends [B])` (see `batch_bounds`), which updates
+      `rbm` once per batch in order and returns the epoch's summed squared reconstruction error
+      divided by N, a scalar.
     """
     spec = [tf.TensorSpec([None, rbm.W.shape[0]], tf.float32),
             tf.TensorSpec([None], tf.int32), tf.TensorSpec([None], tf.int32)]
@@ -131,8 +147,15 @@ def make_epoch(rbm, k, lr):
 
 
 def train(rbm, songs, args):
-    """Fits `rbm` to the vectors of `songs`, printing `REPORTS` log lines; returns the last
-    epoch's reconstruction error per vector."""
+    """Fits `rbm` to the vectors of `songs` with CD-k, printing `REPORTS` evenly spaced lines.
+
+    Args:
+      rbm: a new `RBM.RBM`.
+      songs: list of `[T_i, n_visible]` arrays from `midi_manipulation.get_songs`.
+      args: the flags (`epochs`, `batch_size`, `k`, `lr`).
+    Returns:
+      The last epoch's squared reconstruction error per vector.
+    """
     run_epoch = make_epoch(rbm, args.k, args.lr)
     vectors = tf.constant(np.concatenate(songs), tf.float32)
     starts, ends = (tf.constant(b) for b in batch_bounds([len(s) for s in songs], args.batch_size))
@@ -158,7 +181,13 @@ def save(prefix, rbm, settings):
 
 
 def load(prefix):
-    """`(rbm, num_timesteps)` rebuilt from what `save` wrote; `ValueError` with one line if not."""
+    """Rebuilds an RBM from what `save` wrote at `prefix`.
+
+    Returns:
+      `(rbm, num_timesteps)`.
+    Raises:
+      ValueError: one line, when the JSON is missing or unreadable or the weights do not fit it.
+    """
     try:
         with open(prefix + ".json", encoding="utf-8") as handle:
             sizes = json.load(handle)["rbm"]
@@ -168,6 +197,7 @@ def load(prefix):
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise ValueError(f"{prefix}.json: cannot read the RBM's sizes ({type(e).__name__} {e}); "
                          f"it is written beside the checkpoint by --save") from None
+    # Any generator will do: the initial weights are replaced by the saved ones.
     rbm = RBM.RBM(n_visible(num_timesteps), n_hidden, tf.random.Generator.from_seed(0))
     try:
         tf.train.Checkpoint(rbm=rbm).read(prefix).assert_consumed()
@@ -208,22 +238,39 @@ def trained(songs, num_timesteps, args):
     return rbm
 
 
+def make_sampler(rbm, steps):
+    """A `tf.function` mapping `start [N, n_visible]` to the ends of `steps`-step Gibbs chains
+    from its rows, traced once for any N (a chain compiled for exactly one row fails)."""
+    @tf.function(input_signature=[tf.TensorSpec([None, rbm.W.shape[0]], tf.float32)])
+    def sample(start):
+        return rbm.sample(start, rbm.biases, steps)
+
+    return sample
+
+
 def draw(rbm, num, steps, num_timesteps, seed):
-    """`[num, n_visible]` snippets of 0s and 1s: the ends of `steps`-step chains from silence.
+    """Snippets drawn as the ends of `steps`-step Gibbs chains started from silence.
 
     A snippet in which no note sounds is drawn again, up to `REDRAWS` times (the post dropped
     them, writing fewer files); one still silent after that stays silent.
+
+    Args:
+      rbm: a trained `RBM.RBM`.
+      num: snippets; steps: Gibbs steps per chain; num_timesteps: frames per snippet.
+      seed: reseeds TensorFlow's generator first when not None.
+    Returns:
+      `[num, n_visible]` float32 array of 0s and 1s.
     """
     if seed is not None:
         tf.random.set_seed(seed)  # here too, so a loaded RBM repeats what training wrote
-    snippets = rbm.sample(tf.zeros([num, rbm.W.shape[0]]), rbm.biases, steps).numpy()
+    sample = make_sampler(rbm, steps)
+    snippets = sample(tf.zeros([num, rbm.W.shape[0]])).numpy()
     for _ in range(REDRAWS):
         frames = snippets.reshape(num, num_timesteps, 2 * midi_manipulation.span)
         silent = ~frames[:, :, :midi_manipulation.span].any(axis=(1, 2))  # no play bit at all
         if not silent.any():
             break
-        start = tf.zeros([int(silent.sum()), rbm.W.shape[0]])
-        snippets[silent] = rbm.sample(start, rbm.biases, steps).numpy()
+        snippets[silent] = sample(tf.zeros([int(silent.sum()), rbm.W.shape[0]])).numpy()
     return snippets
 
 
@@ -237,7 +284,13 @@ def free_stem(folder):
 
 
 def write_snippets(snippets, num_timesteps, args):
-    """Writes each snippet as MIDI (and PNG, WAV when asked) and prints it with its notes."""
+    """Writes each snippet as MIDI (and PNG, WAV when asked) and prints it with its notes.
+
+    Args:
+      snippets: `[num, num_timesteps * 2 * span]` rows of 0s and 1s.
+      num_timesteps: frames per row.
+      args: the flags (`out_dir`, `png`, `wav`).
+    """
     audio = args.wav
     for row in snippets:
         frames = row.reshape(num_timesteps, 2 * midi_manipulation.span)
@@ -254,6 +307,8 @@ def write_snippets(snippets, num_timesteps, args):
 
 
 def main(argv=None):
+    """Trains (or loads) the RBM and writes the snippets; exits with one `error:` line on a bad
+    path or file, before any training."""
     args = parse_args(argv)
     if args.seed is not None:
         tf.random.set_seed(args.seed)

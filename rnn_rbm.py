@@ -31,6 +31,7 @@ import distributions
 import layout
 import recurrence
 
+MAX_WEIGHTS = 2 ** 28  # 1 GiB of float32: far beyond any model here, and refused before allocating
 # Run settings that older checkpoints stored among the hyperparameters; they are flags now.
 _LEGACY_RUN_SETTINGS = ("k_train", "k_generate")
 
@@ -58,9 +59,18 @@ class HParams:
                 raise ValueError(f"{name} = {value!r}: it must be a whole number, at least {least}")
         if not isinstance(self.articulation, bool):
             raise ValueError(f"articulation = {self.articulation!r}: it must be true or false")
-        if self.highest_note <= self.lowest_note:
+        if not self.lowest_note < self.highest_note <= 128:
             raise ValueError(f"highest_note {self.highest_note} must be above lowest_note "
-                             f"{self.lowest_note}")
+                             f"{self.lowest_note} and at most 128 (one past MIDI's highest pitch)")
+        if self.n_weights > MAX_WEIGHTS:
+            raise ValueError(f"these sizes make {self.n_weights:,} weights, more than the "
+                             f"{MAX_WEIGHTS:,} this code allows; use fewer units")
+
+    @property
+    def n_weights(self):
+        """Weights of the model at most (two visible-by-hidden matrices for a NADE)."""
+        nv, nh, nu = self.n_visible, self.n_hidden, self.n_hidden_recurrent
+        return 2 * nv * nh + nu * (2 * nv + nh + nu)
 
     @property
     def n_visible(self):

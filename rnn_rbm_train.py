@@ -81,6 +81,7 @@ def parse_args(argv):
     p.add_argument("--transpose", type=cli.non_negative_int, default=TRANSPOSE,
                    help="shift every sequence by a random number of semitones up to this, drawn "
                         "afresh each epoch; benchmark data (--dataset) only (default %(default)s)")
+    cli.add_midi_limits(p)
     return p.parse_args(argv)
 
 
@@ -101,6 +102,9 @@ def start_checkpoint(args, manager):
 def build(args):
     """The model, its optimizer, the epoch counter and the checkpoint manager, restored from
     --init or, with --resume, from the latest complete epoch checkpoint. Says which on stdout."""
+    leftovers = checkpoints.remove_leftovers(args.out_dir)
+    if leftovers:
+        print(f"removed what an interrupted run left in {args.out_dir}: {', '.join(leftovers)}")
     probe = checkpoints.epoch_manager(args.out_dir)
     source, resuming = start_checkpoint(args, probe)
     hparams = newest_hparams(probe.checkpoints) if resuming else checkpoints.load_hparams(source)
@@ -205,7 +209,8 @@ def run(args):
             raise ValueError(f"{args.init}: --transpose needs one unit per key (a model for "
                              f"--dataset); this one has an articulation half or several frames "
                              f"per vector")
-        songs = data.load_songs(hp, midi_dir=args.data, dataset=args.dataset)
+        songs = data.load_songs(hp, midi_dir=args.data, dataset=args.dataset,
+                                **cli.midi_limits(args))
     except (checkpoints.CheckpointError, OSError, ValueError) as e:
         sys.exit(f"error: {e}")
     if int(epoch) >= args.num_epochs:

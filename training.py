@@ -26,29 +26,41 @@ def make_optimizer(name, variables, learning_rate):
     return optimizer
 
 
+def batch_signature(n_visible):
+    """The `input_signature` of a step over padded batches: `v [batch, time, n_visible]` and
+    `mask [batch, time]`, with None for batch and time so one trace serves every batch."""
+    return [tf.TensorSpec([None, None, n_visible], tf.float32),
+            tf.TensorSpec([None, None], tf.float32)]
+
+
+def clipped_update(optimizer, variables, cost_fn, grad_clip):
+    """Differentiates `cost_fn()` with respect to `variables`, clips each gradient element to
+    +-grad_clip (as the original repository did) and applies the optimizer; returns the cost."""
+    with tf.GradientTape() as tape:
+        cost = cost_fn()
+    grads = tape.gradient(cost, variables)
+    optimizer.apply_gradients(
+        [(tf.clip_by_value(g, -grad_clip, grad_clip), x) for g, x in zip(grads, variables)])
+    return cost
+
+
 def make_train_step(model, optimizer, k, grad_clip=10.0, dropout=0.0):
     """A `tf.function` doing one update on a padded batch; traced once for every batch and length.
 
     Args:
       k: Gibbs steps of CD-k (unused by an exact distribution).
-      grad_clip: gradients are clipped elementwise to +-grad_clip, as in the original repository.
+      grad_clip: gradients are clipped elementwise to +-grad_clip.
       dropout: drops that share of the RNN's input notes and of the states that set the biases,
         in this step only (`RnnRbm.conditional_biases`).
     Returns:
       `train_step(v [batch, time, n_visible], mask [batch, time]) -> cost` (a scalar tensor).
     """
     variables = model.trainable_variables
-    spec = [tf.TensorSpec([None, None, model.hparams.n_visible], tf.float32),
-            tf.TensorSpec([None, None], tf.float32)]
 
-    @tf.function(input_signature=spec)
+    @tf.function(input_signature=batch_signature(model.hparams.n_visible))
     def train_step(v, mask):
-        with tf.GradientTape() as tape:
-            cost = model.training_cost(v, mask, k, dropout=dropout)
-        grads = tape.gradient(cost, variables)
-        optimizer.apply_gradients(
-            [(tf.clip_by_value(g, -grad_clip, grad_clip), x) for g, x in zip(grads, variables)])
-        return cost
+        return clipped_update(optimizer, variables,
+                              lambda: model.training_cost(v, mask, k, dropout=dropout), grad_clip)
 
     return train_step
 

@@ -66,6 +66,7 @@ def parse_args(argv):
                         "pre-trained by gradient descent on their exact log-likelihood "
                         "(default %(default)s)")
     p.add_argument("--seed", type=int, default=SEED, help="random seed (default %(default)s)")
+    cli.add_midi_limits(p)
     return p.parse_args(argv)
 
 
@@ -126,7 +127,8 @@ def main(argv=None):
                  f"another --out")
     try:
         hparams = hparams_from_args(args)
-        songs = data.load_songs(hparams, midi_dir=args.data, dataset=args.dataset)
+        songs = data.load_songs(hparams, midi_dir=args.data, dataset=args.dataset,
+                                **cli.midi_limits(args))
     except (OSError, ValueError) as e:
         sys.exit(f"error: {e}")
     tf.random.set_seed(args.seed)

@@ -68,19 +68,13 @@ def make_drawn_noise_step(model, optimizer, k, grad_clip):
     """
     hp = model.hparams
     variables = model.trainable_variables
-    spec = [tf.TensorSpec([None, None, hp.n_visible], tf.float32),
-            tf.TensorSpec([None, None], tf.float32)]
 
-    @tf.function(input_signature=spec)
+    @tf.function(input_signature=training.batch_signature(hp.n_visible))
     def train_step(v, mask):
         real = tf.cast(tf.math.count_nonzero(mask > 0.5), tf.int32)  # N, the chain's rows
         noise = RBM.uniform_noise(k, real, hp.n_hidden, hp.n_visible)
-        with tf.GradientTape() as tape:
-            cost = model.training_cost(v, mask, k, noise=noise)
-        grads = tape.gradient(cost, variables)
-        optimizer.apply_gradients(
-            [(tf.clip_by_value(g, -grad_clip, grad_clip), x) for g, x in zip(grads, variables)])
-        return cost
+        return training.clipped_update(
+            optimizer, variables, lambda: model.training_cost(v, mask, k, noise=noise), grad_clip)
 
     return train_step
 

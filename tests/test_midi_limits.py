@@ -88,7 +88,7 @@ def test_37_byte_file_holding_a_note_ten_million_ticks_is_refused_at_once(tmp_pa
     assert len(data) == 37
     (tmp_path / "held.mid").write_bytes(data)
     message = _assert_refused(tmp_path / "held.mid", "40000000 16th-note frames long")
-    assert f"more than the {mm.MAX_FRAMES} allowed" in message and "max_frames" in message
+    assert f"more than the {mm.MAX_FRAMES} allowed" in message and "--max-frames" in message
 
 
 def test_43_byte_file_with_a_huge_delta_before_a_text_event_is_refused_at_once(tmp_path):

@@ -235,3 +235,9 @@ def test_pretrain_update_is_one_cd_step_and_returns_the_reconstruction_error():
     W, bv, bh = (x.numpy() for x in (rbm.W, rbm.bv, rbm.bh))  # measured after the step
     recon = sigmoid(sigmoid(v.numpy() @ W + bh) @ W.T + bv)
     assert error == pytest.approx(np.sum((v.numpy() - recon) ** 2), rel=1e-5)
+
+
+def test_compiled_chain_runs_on_a_single_row_outside_a_tf_function():
+    W = tf.constant(np.random.default_rng(0).normal(0, 0.1, (6, 4)), tf.float32)
+    v = RBM.fused_chain(tf.zeros([1, 6]), W, tf.zeros([6]), tf.zeros([4]), 3).numpy()
+    assert v.shape == (1, 6) and set(np.unique(v)) <= {0.0, 1.0}

@@ -7,9 +7,11 @@ import os
 import mido
 import numpy as np
 import pytest
+import tensorflow as tf
 
 import midi_manipulation
 import pianoroll
+import RBM
 import rbm_chords
 
 NUM_TIMESTEPS = 4
@@ -156,3 +158,15 @@ def test_bad_paths_stop_before_any_work_with_one_error_line(trained, tmp_path, c
         assert message.startswith("error: ") and "\n" not in message and needle in message
     assert "epoch" not in capsys.readouterr().out
     assert os.listdir(tmp_path) == ["a_file"]  # no folder made, nothing written
+
+
+def test_silent_snippets_are_drawn_again():
+    span = midi_manipulation.span
+    rbm = RBM.RBM(2 * span, 3, tf.random.Generator.from_seed(0))
+    rbm.W.assign(tf.zeros_like(rbm.W))
+    bv = np.full(2 * span, -30.0, np.float32)
+    bv[10] = 0.0  # one pitch that plays with probability 1/2, so half the draws are silent
+    rbm.bv.assign(bv)
+    snippets = rbm_chords.draw(rbm, 8, 1, 1, seed=2)
+    assert snippets.shape == (8, 2 * span)
+    assert (snippets[:, 10] == 1).all() and snippets.sum() == 8

@@ -68,3 +68,28 @@ def add_midi_limits(parser):
 def midi_limits(args):
     """The keyword arguments of `midi_manipulation.get_songs` that `add_midi_limits` set."""
     return dict(max_frames=args.max_frames, max_silent_frames=args.max_silent_frames)
+
+
+def add_fitting_flags(parser, lr, k, epochs=None, batch_size=None, batch_unit="vectors",
+                      k_note=""):
+    """`--epochs` (when `epochs` is given), `--batch-size` (when `batch_size` is), `--lr` and
+    `--k`: how a script that fits a model makes its updates, with these defaults."""
+    if epochs is not None:
+        parser.add_argument("--epochs", type=positive_int, default=epochs,
+                            help="passes over the songs (default %(default)s)")
+    if batch_size is not None:
+        parser.add_argument("--batch-size", type=positive_int, default=batch_size,
+                            help=f"{batch_unit} per update (default %(default)s)")
+    parser.add_argument("--lr", type=positive_float, default=lr,
+                        help="learning rate (default %(default)s)")
+    parser.add_argument("--k", type=positive_int, default=k,
+                        help=f"Gibbs steps of CD-k in training (default %(default)s{k_note})")
+
+
+def add_listening_flags(parser):
+    """`--png` and `--wav`: a piano-roll image and audio beside each MIDI file written."""
+    parser.add_argument("--png", action="store_true",
+                        help="also write a piano-roll image of each song (<name>.png)")
+    parser.add_argument("--wav", action="store_true",
+                        help="also render each song to audio (<name>.wav) with the fluidsynth "
+                             "program and a General MIDI soundfont (SOUNDFONT=path picks one)")

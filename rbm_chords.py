@@ -52,14 +52,7 @@ def parse_args(argv):
                         f"the saved RBM's)")
     p.add_argument("--n-hidden", type=cli.positive_int,
                    help=f"hidden units (default {N_HIDDEN}; with --load, the saved RBM's)")
-    p.add_argument("--epochs", type=cli.positive_int, default=EPOCHS,
-                   help="passes over the songs (default %(default)s)")
-    p.add_argument("--batch-size", type=cli.positive_int, default=BATCH_SIZE,
-                   help="vectors per CD update (default %(default)s)")
-    p.add_argument("--lr", type=cli.positive_float, default=LEARNING_RATE,
-                   help="learning rate of CD (default %(default)s)")
-    p.add_argument("--k", type=cli.positive_int, default=CD_K,
-                   help="Gibbs steps per CD update in training (default %(default)s)")
+    cli.add_fitting_flags(p, LEARNING_RATE, CD_K, epochs=EPOCHS, batch_size=BATCH_SIZE)
     p.add_argument("--num", type=cli.positive_int, default=NUM_SNIPPETS,
                    help="snippets to write (default %(default)s)")
     p.add_argument("--sample-steps", type=cli.positive_int, default=SAMPLE_STEPS,
@@ -76,9 +69,7 @@ def parse_args(argv):
                    help="save the trained RBM as PREFIX.index, PREFIX.data-* and PREFIX.json")
     p.add_argument("--load", metavar="PREFIX",
                    help="write snippets from an RBM saved with --save instead of training one")
-    p.add_argument("--png", action="store_true", help="write a piano-roll image beside each file")
-    p.add_argument("--wav", action="store_true",
-                   help="render each file to audio with fluidsynth, when it is installed")
+    cli.add_listening_flags(p)
     args = p.parse_args(argv)
     if args.load and args.save:
         p.error("--load and --save together: a loaded RBM is saved already")

@@ -77,15 +77,17 @@ def parse_args(argv):
                    help="split to score (default %(default)s)")
     p.add_argument("--max-sequences", type=cli.non_negative_int, default=0,
                    help="score only the first N sequences of the split (0 = all)")
-    p.add_argument("--ais-runs", type=int, default=AIS_RUNS,
-                   help="AIS runs per time step, at least 2 (default %(default)s, as in the paper)")
-    p.add_argument("--ais-betas", type=cli.positive_int, default=AIS_BETAS,
-                   help="AIS intermediate distributions, spaced as Salakhutdinov & Murray's "
-                        "500/4000/10000 scaled to this total (default %(default)s)")
-    p.add_argument("--acc-samples", type=cli.positive_int, default=ACC_SAMPLES,
-                   help="sampled predictions per frame for ACC (default %(default)s)")
-    p.add_argument("--acc-gibbs", type=cli.positive_int, default=ACC_GIBBS,
-                   help="Gibbs steps per sampled prediction of an RBM (default %(default)s)")
+    ll = p.add_argument_group("log-likelihood (AIS, for an RBM at each step)")
+    ll.add_argument("--ais-runs", type=int, default=AIS_RUNS,
+                    help="AIS runs per time step, at least 2 (default %(default)s, as the paper)")
+    ll.add_argument("--ais-betas", type=cli.positive_int, default=AIS_BETAS,
+                    help="AIS intermediate distributions, spaced as Salakhutdinov & Murray's "
+                         "500/4000/10000 scaled to this total (default %(default)s)")
+    acc = p.add_argument_group("accuracy")
+    acc.add_argument("--acc-samples", type=cli.positive_int, default=ACC_SAMPLES,
+                     help="sampled predictions per frame (default %(default)s)")
+    acc.add_argument("--acc-gibbs", type=cli.positive_int, default=ACC_GIBBS,
+                     help="Gibbs steps per sampled prediction of an RBM (default %(default)s)")
     p.add_argument("--batch", type=cli.positive_int, default=FRAMES_PER_BATCH,
                    help="time steps processed together (default %(default)s)")
     p.add_argument("--seed", type=int, default=SEED, help="random seed (default %(default)s)")

@@ -54,11 +54,7 @@ def parse_args(argv):
     p.add_argument("--chain-start", choices=["silence", "previous"], default="silence",
                    help="where each vector's Gibbs chain starts: silence (default) or the previous "
                         "vector, as the original code did")
-    p.add_argument("--png", action="store_true",
-                   help="also write a piano-roll image of each song (<name>.png)")
-    p.add_argument("--wav", action="store_true",
-                   help="also render each song to audio (<name>.wav) with the fluidsynth program "
-                        "and a General MIDI soundfont (SOUNDFONT=path picks one)")
+    cli.add_listening_flags(p)
     p.add_argument("--seed", type=int, help="random seed (default: different songs every run)")
     args = p.parse_args(argv)
     if args.num > MAX_SONGS:

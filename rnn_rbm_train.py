@@ -46,42 +46,41 @@ def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("num_epochs", nargs="?", type=cli.positive_int, default=NUM_EPOCHS,
                    help="epochs to train in total (default %(default)s)")
-    p.add_argument("--data", default=layout.MIDI_DIR,
-                   help="folder of .mid files (default %(default)s)")
-    p.add_argument("--dataset", help="a benchmark file (.json/.pickle); trains on its train split")
-    p.add_argument("--init", default=layout.INIT_CHECKPOINT,
-                   help="checkpoint to start from (default %(default)s)")
-    p.add_argument("--out-dir", default=layout.CHECKPOINT_DIR,
-                   help="folder for epoch-<n> checkpoints (default %(default)s)")
-    p.add_argument("--resume", action="store_true",
-                   help="continue from the latest complete checkpoint in --out-dir")
-    p.add_argument("--force", action="store_true",
-                   help="start afresh even if --out-dir holds epoch checkpoints (they are moved "
-                        "into a subfolder, not deleted)")
-    p.add_argument("--optimizer", default=OPTIMIZER, choices=training.OPTIMIZERS,
-                   help="(default %(default)s)")
-    p.add_argument("--lr", type=cli.positive_float, default=LEARNING_RATE,
-                   help="learning rate (default %(default)s)")
-    p.add_argument("--batch-size", type=cli.positive_int, default=BATCH_SIZE,
-                   help="chunks per update (default %(default)s)")
-    p.add_argument("--chunk-length", type=cli.non_negative_int, default=CHUNK_LENGTH,
-                   help="vectors per chunk, 0 for whole songs (default %(default)s)")
-    p.add_argument("--k", type=cli.positive_int, default=layout.K_TRAIN,
-                   help="Gibbs steps of CD-k (default %(default)s; unused by an RNN-NADE or a "
-                        "plain RNN)")
-    p.add_argument("--grad-clip", type=cli.positive_float, default=GRAD_CLIP,
-                   help="clip each gradient element to +-this (default %(default)s)")
-    p.add_argument("--dropout", type=cli.share, default=DROPOUT,
-                   help="drop this share of the notes the RNN reads and of the RNN states that set "
-                        "the RBM biases, in training only (default %(default)s)")
-    p.add_argument("--save-every", type=cli.positive_int, default=SAVE_EVERY,
-                   help="epochs between checkpoints (default %(default)s)")
-    p.add_argument("--seed", type=int, default=SEED,
-                   help="seeds shuffling and sampling (default %(default)s)")
-    p.add_argument("--transpose", type=cli.non_negative_int, default=TRANSPOSE,
-                   help="shift every sequence by a random number of semitones up to this, drawn "
-                        "afresh each epoch; benchmark data (--dataset) only (default %(default)s)")
-    cli.add_midi_limits(p)
+    songs = p.add_argument_group("songs")
+    songs.add_argument("--data", default=layout.MIDI_DIR,
+                       help="folder of .mid files (default %(default)s)")
+    songs.add_argument("--dataset",
+                       help="a benchmark file (.json/.pickle); trains on its train split")
+    cli.add_midi_limits(songs)
+    songs.add_argument("--transpose", type=cli.non_negative_int, default=TRANSPOSE,
+                       help="shift every sequence by a random number of semitones up to this, "
+                            "drawn afresh each epoch; --dataset only (default %(default)s)")
+    saved = p.add_argument_group("checkpoints")
+    saved.add_argument("--init", default=layout.INIT_CHECKPOINT,
+                       help="checkpoint to start from (default %(default)s)")
+    saved.add_argument("--out-dir", default=layout.CHECKPOINT_DIR,
+                       help="folder for epoch-<n> checkpoints (default %(default)s)")
+    saved.add_argument("--save-every", type=cli.positive_int, default=SAVE_EVERY,
+                       help="epochs between checkpoints (default %(default)s)")
+    saved.add_argument("--resume", action="store_true",
+                       help="continue from the latest complete checkpoint in --out-dir")
+    saved.add_argument("--force", action="store_true",
+                       help="start afresh even if --out-dir holds epoch checkpoints (they are "
+                            "moved into a subfolder, not deleted)")
+    updates = p.add_argument_group("updates")
+    updates.add_argument("--optimizer", default=OPTIMIZER, choices=training.OPTIMIZERS,
+                         help="(default %(default)s)")
+    cli.add_fitting_flags(updates, LEARNING_RATE, layout.K_TRAIN, batch_size=BATCH_SIZE,
+                          batch_unit="chunks", k_note="; unused by an RNN-NADE or a plain RNN")
+    updates.add_argument("--chunk-length", type=cli.non_negative_int, default=CHUNK_LENGTH,
+                         help="vectors per chunk, 0 for whole songs (default %(default)s)")
+    updates.add_argument("--grad-clip", type=cli.positive_float, default=GRAD_CLIP,
+                         help="clip each gradient element to +-this (default %(default)s)")
+    updates.add_argument("--dropout", type=cli.share, default=DROPOUT,
+                         help="drop this share of the notes the RNN reads and of the states that "
+                              "set the RBM biases, in training only (default %(default)s)")
+    updates.add_argument("--seed", type=int, default=SEED,
+                         help="seeds shuffling and sampling (default %(default)s)")
     return p.parse_args(argv)
 
 

@@ -49,12 +49,8 @@ def parse_args(argv):
     p.add_argument("--out", default=layout.INIT_CHECKPOINT,
                    help="checkpoint prefix to write (default %(default)s)")
     p.add_argument("--force", action="store_true", help="overwrite an existing checkpoint at --out")
-    p.add_argument("--epochs", type=cli.positive_int, default=EPOCHS,
-                   help="passes over the data (default %(default)s)")
-    p.add_argument("--lr", type=cli.positive_float, default=LEARNING_RATE,
-                   help="learning rate (default %(default)s)")
-    p.add_argument("--k", type=cli.positive_int, default=CD_K,
-                   help="Gibbs steps per CD update (default %(default)s)")
+    cli.add_fitting_flags(p, LEARNING_RATE, CD_K, epochs=EPOCHS,
+                          k_note="; unused by a NADE or independent units")
     p.add_argument("--n-hidden", type=cli.positive_int,
                    help="RBM hidden units (default 50; 150 with --dataset)")
     p.add_argument("--n-hidden-recurrent", type=cli.positive_int, help="RNN units (default 100)")

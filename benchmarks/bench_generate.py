@@ -50,14 +50,16 @@ def time_sampler(sampler, steps, primer, repeats):
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     common.add_data_flags(p)
-    p.add_argument("--songs", type=cli.positive_int, default=SONGS,
-                   help="sequences generated together (default %(default)s)")
-    p.add_argument("--steps", type=cli.positive_int, default=STEPS,
-                   help="vectors generated per sequence (default %(default)s)")
-    p.add_argument("--k", type=cli.positive_int, default=layout.K_GENERATE,
-                   help="Gibbs steps per generated vector (default %(default)s)")
-    p.add_argument("--primer", type=cli.non_negative_int, default=PRIMER,
-                   help="vectors of real music each sequence starts from (default %(default)s)")
+    sampling = p.add_argument_group("what is sampled")
+    sampling.add_argument("--songs", type=cli.positive_int, default=SONGS,
+                          help="sequences generated together (default %(default)s)")
+    sampling.add_argument("--steps", type=cli.positive_int, default=STEPS,
+                          help="vectors generated per sequence (default %(default)s)")
+    sampling.add_argument("--k", type=cli.positive_int, default=layout.K_GENERATE,
+                          help="Gibbs steps per generated vector (default %(default)s)")
+    sampling.add_argument("--primer", type=cli.non_negative_int, default=PRIMER,
+                          help="vectors of real music each sequence starts from "
+                               "(default %(default)s)")
     p.add_argument("--repeats", type=cli.positive_int, default=REPEATS,
                    help="timed calls; the best is reported (default %(default)s)")
     return p.parse_args()

@@ -5,26 +5,16 @@ import os
 import numpy as np
 import pytest
 import tensorflow as tf
+from helpers import SMALL, randomised_model
 
 import checkpoints
 import rnn_rbm
 import training
 
-SMALL = rnn_rbm.HParams(n_hidden=6, n_hidden_recurrent=5, lowest_note=60, highest_note=64,
-                        num_timesteps=2, articulation=True)  # 16 visible units
 NADE = rnn_rbm.HParams(n_hidden=5, n_hidden_recurrent=4, lowest_note=60, highest_note=66,
                        num_timesteps=1, articulation=False, distribution="nade")
 BERNOULLI = rnn_rbm.HParams(n_hidden=3, n_hidden_recurrent=4, lowest_note=60, highest_note=65,
                             num_timesteps=1, articulation=False, distribution="bernoulli")
-
-
-def randomised_model(seed=0, hparams=SMALL):
-    """A model whose variables are all O(1) and differ from a fresh model's."""
-    model = rnn_rbm.RnnRbm(hparams, seed=seed)
-    rng = np.random.default_rng(seed)
-    for var in model.trainable_variables:
-        var.assign(rng.normal(0, 0.5, var.shape).astype(np.float32))
-    return model
 
 
 def assert_same_variables(model, other):

@@ -5,6 +5,7 @@ import itertools
 import numpy as np
 import pytest
 import tensorflow as tf
+from helpers import tiny_model
 
 import evaluation as ev
 import RBM
@@ -188,19 +189,6 @@ def test_mode_and_expected_accuracy_of_independent_units():
     draws = 50 * 40  # the pooled counts per draw: TP 0.4 + 0.9, FP 0.6, FN 0.6 + 0.1 on average
     for count, mean in zip(pooled, (1.3, 0.6, 0.7)):
         assert abs(count / draws - mean) < 0.06
-
-
-def tiny_model(n_hidden=6, seed=3):
-    """A paper-shaped (88 visible) RNN-RBM small enough to enumerate, with weights of useful
-    scale."""
-    model = rnn_rbm.RnnRbm(rnn_rbm.paper_hparams(n_hidden=n_hidden, n_hidden_recurrent=5),
-                           seed=seed)
-    rng = np.random.default_rng(seed)
-    rbm = model.distribution
-    for var, scale, shift in ((rbm.W, 0.4, 0.0), (rbm.bv, 0.5, -3.0), (model.Wuv, 0.5, 0.0),
-                              (model.Wvu, 0.5, 0.0), (model.Wuh, 0.5, 0.0)):
-        var.assign(rng.normal(shift, scale, var.shape).astype(np.float32))
-    return model
 
 
 def test_log_likelihood_of_a_sequence_equals_enumeration():

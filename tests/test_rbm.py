@@ -8,16 +8,22 @@ import tensorflow as tf
 import RBM
 
 
+def random_rbm(rng, rows, n_visible, n_hidden, on, w_scale):
+    """0/1 rows `v` (each unit on with probability `on`), W ~ N(0, w_scale) and per-row biases
+    ~ N(0, 1), as float32 numpy arrays `(v, W, bv, bh)`."""
+    v = (rng.random((rows, n_visible)) < on).astype(np.float32)
+    W = rng.normal(0, w_scale, (n_visible, n_hidden)).astype(np.float32)
+    bv = rng.normal(0, 1, (rows, n_visible)).astype(np.float32)
+    bh = rng.normal(0, 1, (rows, n_hidden)).astype(np.float32)
+    return v, W, bv, bh
+
+
 def numpy_free_energy(v, W, bv, bh):
     return -(v * bv).sum(1) - np.logaddexp(0.0, v @ W + bh).sum(1)
 
 
 def test_free_energy_matches_numpy_with_per_row_biases():
-    rng = np.random.default_rng(0)
-    v = (rng.random((5, 7)) < 0.4).astype(np.float32)
-    W = rng.normal(0, 0.5, (7, 3)).astype(np.float32)
-    bv = rng.normal(0, 1, (5, 7)).astype(np.float32)
-    bh = rng.normal(0, 1, (5, 3)).astype(np.float32)
+    v, W, bv, bh = random_rbm(np.random.default_rng(0), 5, 7, 3, on=0.4, w_scale=0.5)
     got = RBM.free_energy(v, W, bv, bh).numpy()
     np.testing.assert_allclose(got, numpy_free_energy(v, W, bv, bh), rtol=1e-5)
     # Row i is scored against its own biases only: permuting the other rows' biases changes nothing.
@@ -160,10 +166,7 @@ def sigmoid(x):
 
 def test_stateless_chain_follows_the_conditionals_with_draws_named_by_its_seed():
     rng = np.random.default_rng(6)
-    v = (rng.random((4, 5)) < 0.5).astype(np.float32)
-    W = rng.normal(0, 1, (5, 3)).astype(np.float32)
-    bv = rng.normal(0, 1, (4, 5)).astype(np.float32)
-    bh = rng.normal(0, 1, (4, 3)).astype(np.float32)
+    v, W, bv, bh = random_rbm(rng, 4, 5, 3, on=0.5, w_scale=1.0)
     seed = tf.constant([7, 11], tf.int32)
     fold = tf.random.experimental.stateless_fold_in
     x = v

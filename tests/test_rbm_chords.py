@@ -8,6 +8,7 @@ import mido
 import numpy as np
 import pytest
 import tensorflow as tf
+from helpers import write_chord_songs
 
 import midi_manipulation
 import pianoroll
@@ -16,19 +17,6 @@ import rbm_chords
 
 NUM_TIMESTEPS = 4
 SMALL = ["--num-timesteps", str(NUM_TIMESTEPS), "--n-hidden", "8", "--epochs", "3", "--num", "3"]
-
-
-def write_songs(folder, count=3, frames=64):
-    """Songs of four-note chords held for a beat each (64 16ths, so none is skipped)."""
-    os.makedirs(folder)
-    rng = np.random.default_rng(0)
-    for i in range(count):
-        matrix = np.zeros((frames, 2 * midi_manipulation.span), np.uint8)
-        for start in range(0, frames, 4):
-            chord = rng.choice(np.arange(24, 48), size=4, replace=False)
-            matrix[start:start + 4, chord] = 1
-            matrix[start, midi_manipulation.span + chord] = 1
-        midi_manipulation.noteStateMatrixToMidi(matrix, name=os.path.join(folder, f"song{i}"))
 
 
 def main_printing(argv):
@@ -44,7 +32,7 @@ def trained(tmp_path_factory):
     """One training run with `--save`: `(root, data folder, prefix, out folder, its output)`."""
     root = tmp_path_factory.mktemp("chords")
     data, prefix, out = str(root / "songs"), str(root / "saved" / "chords"), str(root / "out")
-    write_songs(data)
+    write_chord_songs(data, frames=64, pitches=range(24, 48), notes=4)
     printed = main_printing(SMALL + ["--data", data, "--save", prefix, "--out-dir", out,
                                      "--seed", "1", "--png"])
     return root, data, prefix, out, printed

@@ -2,23 +2,12 @@
 import numpy as np
 import pytest
 import tensorflow as tf
+from helpers import SMALL, randomised_model
 
 import layout
 import RBM
 import rnn_rbm
 import training
-
-SMALL = rnn_rbm.HParams(n_hidden=6, n_hidden_recurrent=5, lowest_note=60, highest_note=64,
-                        num_timesteps=2, articulation=True)  # 16 visible units
-
-
-def randomised_model(seed=0, hparams=SMALL):
-    """A model whose variables are all O(1), so every path of the maths is exercised."""
-    model = rnn_rbm.RnnRbm(hparams, seed=seed)
-    rng = np.random.default_rng(seed)
-    for var in model.trainable_variables:
-        var.assign(rng.normal(0, 0.5, var.shape).astype(np.float32))
-    return model
 
 
 def random_frames(rng, batch, time, n_visible):

@@ -4,6 +4,7 @@ import re
 
 import numpy as np
 import pytest
+from helpers import tiny_model
 
 import checkpoints
 import rnn_rbm
@@ -13,19 +14,6 @@ import rnn_rbm_evaluate as ev
 TINY = {"train": [[[60, 64, 67], [21, 108]], [[62]]],
         "valid": [[[], [48, 50]]],
         "test": [[[60], [60, 72], [72]]]}
-
-
-def tiny_model(n_hidden=6, seed=3):
-    """A paper-shaped (88 visible) RNN-RBM small enough to enumerate, with weights of useful
-    scale."""
-    model = rnn_rbm.RnnRbm(rnn_rbm.paper_hparams(n_hidden=n_hidden, n_hidden_recurrent=5),
-                           seed=seed)
-    rng = np.random.default_rng(seed)
-    rbm = model.distribution
-    for var, scale, shift in ((rbm.W, 0.4, 0.0), (rbm.bv, 0.5, -3.0), (model.Wuv, 0.5, 0.0),
-                              (model.Wvu, 0.5, 0.0), (model.Wuh, 0.5, 0.0)):
-        var.assign(rng.normal(shift, scale, var.shape).astype(np.float32))
-    return model
 
 
 def test_script_scores_a_saved_checkpoint(tmp_path, capsys):

@@ -7,6 +7,7 @@ import mido
 import numpy as np
 import pytest
 import tensorflow as tf
+from helpers import write_chord_songs
 
 import checkpoints
 import distributions
@@ -19,19 +20,6 @@ import rnn_rbm_train
 import weight_initializations
 
 
-def write_songs(folder, count=3, frames=80):
-    """Songs of repeating chords (each 60 16th notes or more, so they are kept)."""
-    os.makedirs(folder, exist_ok=True)
-    rng = np.random.default_rng(0)
-    for i in range(count):
-        m = np.zeros((frames, 2 * midi_manipulation.span), np.uint8)
-        for start in range(0, frames, 4):
-            chord = rng.choice(np.arange(30, 60), size=3, replace=False)
-            m[start:start + 4, chord] = 1
-            m[start, midi_manipulation.span + chord] = 1
-        midi_manipulation.noteStateMatrixToMidi(m, os.path.join(folder, f"song{i}"))
-
-
 def epochs_in(folder):
     """The epoch checkpoints the manager's state file lists in `folder`, oldest first."""
     return [os.path.basename(p) for p in checkpoints.epoch_manager(folder).checkpoints]
@@ -41,7 +29,7 @@ def epochs_in(folder):
 def trained(tmp_path_factory):
     root = tmp_path_factory.mktemp("run")
     data, ckpt = str(root / "songs"), str(root / "ckpt")
-    write_songs(data)
+    write_chord_songs(data)
     init = os.path.join(ckpt, "initialized")
     weight_initializations.main(["--data", data, "--out", init, "--epochs", "3"])
     rnn_rbm_train.main(["3", "--data", data, "--init", init, "--out-dir", ckpt, "--save-every", "2",
@@ -166,7 +154,7 @@ def plain_rnn_init(tmp_path_factory):
     random, so runs of it can be compared exactly."""
     root = tmp_path_factory.mktemp("plain")
     data, init = str(root / "songs"), str(root / "init")
-    write_songs(data)
+    write_chord_songs(data)
     weight_initializations.main(["--data", data, "--out", init, "--epochs", "2",
                                  "--distribution", "bernoulli", "--n-hidden-recurrent", "6"])
     return data, init

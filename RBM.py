@@ -310,10 +310,13 @@ class RBM(tf.Module):
     def biases(self):
         return (self.bv, self.bh)
 
-    def training_cost(self, v, biases, k, noise=None):
-        """CD-k: mean of F(v) - F(v*) over the rows of `v`, v* from a `k`-step chain from `v`."""
+    def training_cost(self, v, biases, k, noise=None, from_silence=False):
+        """CD-k: mean of F(v) - F(v*) over the rows of `v`, v* from a `k`-step chain from `v`, or
+        with `from_silence` from all-zero rows: the chain the sampler runs, so that training
+        shapes what a `k`-step chain from silence reaches."""
         bv, bh = biases
-        negative = gibbs_chain(v, self.W, bv, bh, k, noise)
+        start = tf.zeros_like(v) if from_silence else v
+        negative = gibbs_chain(start, self.W, bv, bh, k, noise)
         return free_energy_cost(v, negative, self.W, bv, bh)
 
     def sample(self, start, biases, k):

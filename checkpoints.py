@@ -86,6 +86,8 @@ def folder_lock(out_dir):
     gets a `CheckpointError` naming the process that holds it. A lock left by a run that was
     killed (its process is gone) is taken over.
     """
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        raise CheckpointError(f"{out_dir}: is a file, not a folder; pick another --out-dir")
     os.makedirs(out_dir, exist_ok=True)
     path = os.path.join(out_dir, "run.lock")
     for _ in range(2):

@@ -12,6 +12,14 @@ from tqdm import tqdm
 import midi_manipulation
 
 
+class ArgumentParser(argparse.ArgumentParser):
+    """`argparse.ArgumentParser` whose errors are one line, `prog: error: ...`, without the usage
+    block, and exit with status 2 as argparse's do."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (--help lists the flags)\n")
+
+
 def _number(kind, text, low, low_inclusive=True, high=None):
     try:
         value = kind(text)
@@ -26,6 +34,22 @@ def _number(kind, text, low, low_inclusive=True, high=None):
             bound += f" and below {high}"
         raise argparse.ArgumentTypeError(f"{text}: it must be {bound}")
     return value
+
+
+def checkpoint_path(text):
+    """A path TensorFlow's checkpoints can use: valid UTF-8, without `*`, `?`, `[` or `]`, which
+    its checkpoint reader takes as a file pattern (a folder `runs/exp[1]` would never read back)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not valid UTF-8, which TensorFlow's "
+                                         f"checkpoints need; pick another path") from None
+    pattern = sorted(set(text) & set("*?[]"))
+    if pattern:
+        raise argparse.ArgumentTypeError(f"{text}: holds {' '.join(pattern)}, which TensorFlow's "
+                                         f"checkpoint reader takes as a pattern; pick a path "
+                                         f"without them")
+    return text
 
 
 def positive_int(text):

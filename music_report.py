@@ -7,10 +7,10 @@ over the generated songs, their ratio, the worst generated song with its value, 
 generated folder lies within the figure's check band. With `--check` the exit code is 1 when any
 band fails (for scripts and CI); without it the report always exits 0.
 """
-import argparse
 import math
 import sys
 
+import cli
 import music_metrics
 from layout import MIDI_DIR
 
@@ -57,7 +57,7 @@ def report_lines(reference, generated, bands):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = cli.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("generated_dir", metavar="GENERATED_DIR",
                         help="folder of generated .mid files to describe")
     parser.add_argument("--reference", default=MIDI_DIR,

@@ -14,7 +14,6 @@ with the smallest `i` whose .mid, .png and .wav are all free, so no file is ever
 """
 import quiet_tensorflow  # noqa: F401  (first: TensorFlow without its start-up lines)
 
-import argparse
 import json
 import os
 import sys
@@ -46,7 +45,7 @@ STEM = "generated_chord"  # the snippets' file names, as the post's code named t
 
 def parse_args(argv):
     """The flags of `argv` (`sys.argv[1:]` when None), each checked as it is parsed."""
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = cli.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--num-timesteps", type=cli.positive_int,
                    help=f"16th-note frames per snippet (default {NUM_TIMESTEPS}; with --load, "
                         f"the saved RBM's)")
@@ -65,9 +64,9 @@ def parse_args(argv):
                    help="folder of .mid files to train on (default %(default)s)")
     p.add_argument("--out-dir", default=layout.MUSIC_DIR,
                    help="folder the snippets go to (default %(default)s)")
-    p.add_argument("--save", metavar="PREFIX",
+    p.add_argument("--save", metavar="PREFIX", type=cli.checkpoint_path,
                    help="save the trained RBM as PREFIX.index, PREFIX.data-* and PREFIX.json")
-    p.add_argument("--load", metavar="PREFIX",
+    p.add_argument("--load", metavar="PREFIX", type=cli.checkpoint_path,
                    help="write snippets from an RBM saved with --save instead of training one")
     cli.add_listening_flags(p)
     args = p.parse_args(argv)

@@ -176,7 +176,7 @@ class RnnRbm(tf.Module):
         biases = self.conditional_biases(v, dropout)
         return tf.boolean_mask(v, keep), tuple(tf.boolean_mask(b, keep) for b in biases)
 
-    def training_cost(self, v, mask, k, noise=None, dropout=0.0):
+    def training_cost(self, v, mask, k, noise=None, dropout=0.0, from_silence=False):
         """The cost a training step differentiates, a mean over the real frames of `v`.
 
         For an RBM at each step: F_t(v_t) - F_t(v_t*), v_t* from CD-k, whose gradient is the CD
@@ -190,7 +190,7 @@ class RnnRbm(tf.Module):
           dropout: see `conditional_biases`; 0 except in training.
         """
         frames, biases = self.frames_and_biases(v, mask, dropout)
-        return self.distribution.training_cost(frames, biases, k, noise)
+        return self.distribution.training_cost(frames, biases, k, noise, from_silence)
 
     def generate(self, num_steps, primer, k, chain_from_previous=False):
         """Samples `num_steps` vectors for each sequence in a batch.

@@ -11,7 +11,6 @@ paper's RNN-RBM, RNN-NADE (HF) and RNN (HF) rows; `evaluation.py` says how each 
 """
 import quiet_tensorflow  # noqa: F401  (first: TensorFlow without its start-up lines)
 
-import argparse
 import os
 import sys
 import time
@@ -68,8 +67,8 @@ def paper_row(dataset_path):
 
 
 def parse_args(argv):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("checkpoint",
+    p = cli.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("checkpoint", type=cli.checkpoint_path,
                    help="checkpoint prefix (e.g. parameter_checkpoints/jsb/epoch-500)")
     p.add_argument("--dataset", required=True,
                    help="benchmark file in the paper's format, .json or .pickle")

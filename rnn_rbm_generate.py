@@ -12,7 +12,6 @@ file is never overwritten.
 """
 import quiet_tensorflow  # noqa: F401  (first: TensorFlow without its start-up lines)
 
-import argparse
 import os
 import sys
 
@@ -33,9 +32,10 @@ PRIME_LENGTH = 20    # primer vectors the RNN reads first (100 16th notes at num
 
 
 def parse_args(argv):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("saved_weights_path", help="checkpoint prefix (e.g. parameter_checkpoints/"
-                   "pretrained) or a folder of epoch-<n> checkpoints")
+    p = cli.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("saved_weights_path", type=cli.checkpoint_path,
+                   help="checkpoint prefix (e.g. parameter_checkpoints/pretrained) or a folder "
+                        "of epoch-<n> checkpoints")
     p.add_argument("--num", type=cli.positive_int, default=NUM_SONGS,
                    help=f"songs to write, at most {MAX_SONGS} (default %(default)s)")
     p.add_argument("--steps", type=cli.positive_int, default=STEPS,

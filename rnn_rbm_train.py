@@ -13,7 +13,6 @@ exact negative log-likelihood.
 """
 import quiet_tensorflow  # noqa: F401  (first: TensorFlow without its start-up lines)
 
-import argparse
 import os
 import sys
 import time
@@ -39,11 +38,12 @@ GRAD_CLIP = 10.0          # elementwise gradient clipping, as the original
 DROPOUT = 0.0             # dropout on the RNN's inputs and bias-setting states
 SAVE_EVERY = 5            # epochs between checkpoints
 SEED = 0                  # shuffling and Gibbs sampling
+NEGATIVE_START = "data"   # where CD's negative chains start: "data" (CD-k) or "silence"
 TRANSPOSE = 0             # largest random transposition in semitones (0 = none)
 
 
 def parse_args(argv):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = cli.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("num_epochs", nargs="?", type=cli.positive_int, default=NUM_EPOCHS,
                    help="epochs to train in total (default %(default)s)")
     songs = p.add_argument_group("songs")
@@ -56,9 +56,9 @@ def parse_args(argv):
                        help="shift every sequence by a random number of semitones up to this, "
                             "drawn afresh each epoch; --dataset only (default %(default)s)")
     saved = p.add_argument_group("checkpoints")
-    saved.add_argument("--init", default=layout.INIT_CHECKPOINT,
+    saved.add_argument("--init", type=cli.checkpoint_path, default=layout.INIT_CHECKPOINT,
                        help="checkpoint to start from (default %(default)s)")
-    saved.add_argument("--out-dir", default=layout.CHECKPOINT_DIR,
+    saved.add_argument("--out-dir", type=cli.checkpoint_path, default=layout.CHECKPOINT_DIR,
                        help="folder for epoch-<n> checkpoints (default %(default)s)")
     saved.add_argument("--save-every", type=cli.positive_int, default=SAVE_EVERY,
                        help="epochs between checkpoints (default %(default)s)")
@@ -79,6 +79,9 @@ def parse_args(argv):
     updates.add_argument("--dropout", type=cli.share, default=DROPOUT,
                          help="drop this share of the notes the RNN reads and of the states that "
                               "set the RBM biases, in training only (default %(default)s)")
+    updates.add_argument("--negative-start", choices=["data", "silence"], default=NEGATIVE_START,
+                         help="where CD's chains start: the data frame (CD, the original's) or "
+                              "silence, where generation starts them (default %(default)s)")
     updates.add_argument("--seed", type=int, default=SEED,
                          help="seeds shuffling and sampling (default %(default)s)")
     return p.parse_args(argv)
@@ -158,7 +161,8 @@ def cost_meaning(model):
 
 def train(model, optimizer, epoch, manager, songs, args):
     """Runs epochs `epoch+1 .. args.num_epochs`, saving checkpoints on the way."""
-    step = training.make_train_step(model, optimizer, args.k, args.grad_clip, args.dropout)
+    step = training.make_train_step(model, optimizer, args.k, args.grad_clip, args.dropout,
+                                    from_silence=args.negative_start == "silence")
     chunks = training.split_into_chunks(songs, args.chunk_length)
     padded = list(training.batches(chunks, args.batch_size))  # padded once, shuffled every epoch
     rng = np.random.default_rng(args.seed + int(epoch))

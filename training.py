@@ -44,7 +44,7 @@ def clipped_update(optimizer, variables, cost_fn, grad_clip):
     return cost
 
 
-def make_train_step(model, optimizer, k, grad_clip=10.0, dropout=0.0):
+def make_train_step(model, optimizer, k, grad_clip=10.0, dropout=0.0, from_silence=False):
     """A `tf.function` doing one update on a padded batch; traced once for every batch and length.
 
     Args:
@@ -52,6 +52,7 @@ def make_train_step(model, optimizer, k, grad_clip=10.0, dropout=0.0):
       grad_clip: gradients are clipped elementwise to +-grad_clip.
       dropout: drops that share of the RNN's input notes and of the states that set the biases,
         in this step only (`RnnRbm.conditional_biases`).
+      from_silence: start CD's chains from silence, as generation does, not from the data.
     Returns:
       `train_step(v [batch, time, n_visible], mask [batch, time]) -> cost` (a scalar tensor).
     """
@@ -60,7 +61,8 @@ def make_train_step(model, optimizer, k, grad_clip=10.0, dropout=0.0):
     @tf.function(input_signature=batch_signature(model.hparams.n_visible))
     def train_step(v, mask):
         return clipped_update(optimizer, variables,
-                              lambda: model.training_cost(v, mask, k, dropout=dropout), grad_clip)
+                              lambda: model.training_cost(v, mask, k, dropout=dropout,
+                                                          from_silence=from_silence), grad_clip)
 
     return train_step
 

@@ -17,7 +17,6 @@ log-likelihood. Writes `<out>.index`, `<out>.data-*` and `<out>.json` (the hyper
 """
 import quiet_tensorflow  # noqa: F401  (first: TensorFlow without its start-up lines)
 
-import argparse
 import os
 import sys
 import time
@@ -41,12 +40,12 @@ REPORTS = 5           # progress lines printed over the epochs
 
 
 def parse_args(argv):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = cli.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--data", default=layout.MIDI_DIR,
                    help="folder of .mid files to train on (default %(default)s)")
     p.add_argument("--dataset", help="a benchmark file (.json/.pickle, train split) instead of "
                    "MIDI; selects the paper's 88-key setting")
-    p.add_argument("--out", default=layout.INIT_CHECKPOINT,
+    p.add_argument("--out", type=cli.checkpoint_path, default=layout.INIT_CHECKPOINT,
                    help="checkpoint prefix to write (default %(default)s)")
     p.add_argument("--force", action="store_true", help="overwrite an existing checkpoint at --out")
     cli.add_fitting_flags(p, LEARNING_RATE, CD_K, epochs=EPOCHS,

@@ -8,7 +8,6 @@ data, then times `rnn_rbm.make_sampler(model, k)(steps, primer)` with `--k` Gibb
 vector, after one untimed call that traces it. The model is untrained: speed does not depend on
 the weights.
 """
-import argparse
 import time
 
 import common  # first: puts the repository on the path and loads TensorFlow quietly
@@ -48,7 +47,7 @@ def time_sampler(sampler, steps, primer, repeats):
 
 
 def parse_args():
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = cli.ArgumentParser(description=__doc__.split("\n\n")[0])
     common.add_data_flags(p)
     sampling = p.add_argument_group("what is sampled")
     sampling.add_argument("--songs", type=cli.positive_int, default=SONGS,

@@ -15,7 +15,6 @@ what the chain's matmuls and the RNN alone take in (a).
 All runs use the same model code and one traced step each (the step's `input_signature` has
 `None` for batch and time, so no length re-traces).
 """
-import argparse
 import os
 import time
 
@@ -241,7 +240,7 @@ def bench_setting(name, hparams, songs, args, peak):
 
 
 def parse_args():
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = cli.ArgumentParser(description=__doc__.split("\n\n")[0])
     common.add_data_flags(p)
     p.add_argument("--batch-size", type=cli.positive_int, default=BATCH_SIZE,
                    help="sequences (chunks) per batched step (default %(default)s)")

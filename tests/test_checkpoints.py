@@ -220,3 +220,35 @@ def test_set_aside_epochs_moves_an_earlier_run_out_of_the_way(tmp_path):
     _, _, manager = epoch_run(out, model)
     checkpoints.save_epoch(manager, model, 1)
     assert checkpoints.set_aside_epochs(out) == os.path.join(out, "earlier-1")
+
+
+def test_a_second_run_on_a_locked_folder_is_refused_and_a_dead_runs_lock_is_taken_over(tmp_path):
+    folder = str(tmp_path / "run")
+    with checkpoints.folder_lock(folder):
+        with pytest.raises(checkpoints.CheckpointError, match="another training run"):
+            with checkpoints.folder_lock(folder):
+                pass
+    assert not os.path.exists(os.path.join(folder, "run.lock"))
+    with open(os.path.join(folder, "run.lock"), "w") as handle:
+        handle.write("999999999\n")  # no such process
+    with checkpoints.folder_lock(folder):
+        assert open(os.path.join(folder, "run.lock")).read().strip() == str(os.getpid())
+
+
+def test_a_file_given_as_the_folder_is_refused(tmp_path):
+    path = tmp_path / "a_file"
+    path.write_text("mine")
+    with pytest.raises(checkpoints.CheckpointError, match="is a file, not a folder"):
+        with checkpoints.folder_lock(str(path)):
+            pass
+    assert path.read_text() == "mine"
+
+
+def test_leftovers_of_a_killed_run_are_removed_and_nothing_else(tmp_path):
+    for name in ("epoch-3.json.partial", "checkpoint.tmp1234", "notes.txt", "epoch-2.index"):
+        (tmp_path / name).write_text("x")
+    (tmp_path / "epoch-3_temp").mkdir()
+    (tmp_path / "epoch-3_temp" / "part-00000").write_text("x")
+    gone = checkpoints.remove_leftovers(str(tmp_path))
+    assert gone == ["checkpoint.tmp1234", "epoch-3.json.partial", "epoch-3_temp"]
+    assert sorted(os.listdir(tmp_path)) == ["epoch-2.index", "notes.txt"]

@@ -199,6 +199,46 @@ def test_resume_skips_a_newest_checkpoint_without_its_hyperparameters(plain_rnn_
     assert checkpoints.load_hparams(os.path.join(out, "epoch-2")).distribution == "bernoulli"
 
 
+@pytest.mark.parametrize("kill_point", ["json written", "variables half written",
+                                        "index written, not yet recorded", "recorded, data cut"])
+def test_every_kill_point_of_a_save_leaves_a_folder_that_resume_continues(
+        plain_rnn_init, tmp_path, capsys, kill_point):
+    data, init = plain_rnn_init
+    out = str(tmp_path / "run")
+    common = ["--data", data, "--out-dir", out, "--save-every", "1"]
+    rnn_rbm_train.main(["3", "--init", init] + common)
+    # Turn the complete epoch 3 into what a kill during its save leaves behind.
+    prefix = os.path.join(out, "epoch-3")
+    data_file = prefix + ".data-00000-of-00001"
+    if kill_point != "recorded, data cut":  # the manager records a checkpoint only once written
+        state = os.path.join(out, "checkpoint")
+        lines = open(state).read().splitlines()
+        stamps = [line for line in lines if line.startswith("all_model_checkpoint_timestamps")]
+        kept = [line.replace('"epoch-3"', '"epoch-2"') for line in lines
+                if line != 'all_model_checkpoint_paths: "epoch-3"' and line != stamps[-1]]
+        with open(state, "w") as handle:
+            handle.write("\n".join(kept) + "\n")
+    if kill_point == "json written":
+        os.remove(prefix + ".index")
+        os.remove(data_file)
+        os.makedirs(prefix + "_temp")  # TensorFlow's folder for the shards being written
+    if kill_point in ("variables half written", "recorded, data cut"):
+        with open(data_file, "r+b") as handle:
+            handle.truncate(10)
+    if kill_point == "variables half written":
+        os.remove(prefix + ".index")
+    capsys.readouterr()
+    rnn_rbm_train.main(["4", "--resume"] + common)
+    printed = capsys.readouterr()
+    assert f"resuming from {os.path.join(out, 'epoch-2')} (epoch 2)" in printed.out
+    skipped = [line for line in printed.err.splitlines() if line.startswith("skipping")]
+    assert len(skipped) == (kill_point == "recorded, data cut")
+    assert "epoch 3/4" in printed.out and "epoch 4/4" in printed.out
+    assert epochs_in(out) == ["epoch-1", "epoch-2", "epoch-3", "epoch-4"]
+    assert not os.path.exists(prefix + "_temp")
+    checkpoints.load(prefix)  # epoch 3 was trained again and written whole
+
+
 def test_force_sets_an_earlier_run_aside(plain_rnn_init, tmp_path, capsys):
     data, init = plain_rnn_init
     out = str(tmp_path / "run")

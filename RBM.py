@@ -73,7 +73,7 @@ def gibbs_step(v, W, bv, bh, uniform_h, uniform_v):
     return sample(visible_probs(h, W, bv), uniform_v)
 
 
-def gibbs_chain(v, W, bv, bh, k, noise=None):
+def gibbs_chain(v, W, bv, bh, k, noise=None, seed=None):
     """Runs `k` Gibbs steps starting from `v` and returns the final visible sample.
 
     Args:
@@ -89,7 +89,7 @@ def gibbs_chain(v, W, bv, bh, k, noise=None):
       function being differentiated.
     """
     if noise is None:
-        return tf.stop_gradient(fused_chain(v, W, bv, bh, k))
+        return tf.stop_gradient(fused_chain(v, W, bv, bh, k, seed))
 
     if isinstance(k, int):
         # A known number of steps is unrolled: no loop bookkeeping between the small ops.
@@ -195,13 +195,17 @@ def padded_rows(n):
     return (n + grain - 1) // grain * grain
 
 
-def fused_chain(v, W, bv, bh, k):
+def fused_chain(v, W, bv, bh, k, seed=None):
     """`gibbs_chain` without pre-drawn noise: one XLA kernel per step, uniforms hashed in place.
 
-    The key is drawn from TensorFlow's global generator, so runs repeat under `tf.random.set_seed`.
+    The hash's key is `seed` (`[2]` int64) when given, else drawn from TensorFlow's global
+    generator, so runs repeat under `tf.random.set_seed`. Inside a loop, pass a seed derived from
+    the iteration (`stateless_fold_in`): a loop may run the draws of neighbouring iterations out
+    of order, which a global-generator draw would make depend on timing.
     """
-    key = tf.random.uniform([2], maxval=tf.int64.max, dtype=tf.int64)
-    key = tf.cast(tf.bitwise.bitwise_and(key, 0xFFFFFFFF), tf.uint32)
+    if seed is None:
+        seed = tf.random.uniform([2], maxval=tf.int64.max, dtype=tf.int64)
+    key = tf.cast(tf.bitwise.bitwise_and(tf.cast(seed, tf.int64), 0xFFFFFFFF), tf.uint32)
     v, W, bv, bh = (tf.convert_to_tensor(x, tf.float32) for x in (v, W, bv, bh))
     n = tf.shape(v)[0]
     pad = padded_rows(n) - n
@@ -244,7 +248,7 @@ def free_energy_cost(v, v_sample, W, bv, bh, weights=None):
     return tf.reduce_sum(diff * weights) / tf.maximum(tf.reduce_sum(weights), 1.0)
 
 
-def cd_update(v, W, bv, bh, k=1, lr=0.01):
+def cd_update(v, W, bv, bh, k=1, lr=0.01, seed=None):
     """CD-k parameter increments for a plain RBM, averaged over the rows of `v`.
 
     The hidden statistics use p(h | v) rather than a sampled h, which has the same expectation and
@@ -255,10 +259,11 @@ def cd_update(v, W, bv, bh, k=1, lr=0.01):
       W, bv, bh: parameters, biases as vectors.
       k: Gibbs steps of the negative phase.
       lr: learning rate the increments are scaled by.
+      seed: optional `[2]` int64 naming the chain's draws (see `fused_chain`).
     Returns:
       `(dW, dbv, dbh)`, to be added to `W`, `bv`, `bh`.
     """
-    v_neg = gibbs_chain(v, W, bv, bh, k)
+    v_neg = gibbs_chain(v, W, bv, bh, k, seed=seed)
     h_pos = hidden_probs(v, W, bh)
     h_neg = hidden_probs(v_neg, W, bh)
     scale = lr / tf.cast(tf.shape(v)[0], v.dtype)
@@ -285,6 +290,14 @@ def exact_log_partition(W, bv, bh):
     scores = hs @ bh + np.logaddexp(0.0, hs @ W.T + bv).sum(axis=1)
     top = scores.max()
     return float(top + np.log(np.exp(scores - top).sum()))
+
+
+def _uniform(shape, seed=None):
+    """U(0, 1) draws: from the global generator, or a pure function of `seed` (then folded so
+    that they differ from the chain's own draws)."""
+    if seed is None:
+        return tf.random.uniform(shape)
+    return tf.random.stateless_uniform(shape, tf.random.experimental.stateless_fold_in(seed, -1))
 
 
 class RBM(tf.Module):
@@ -319,9 +332,22 @@ class RBM(tf.Module):
         negative = gibbs_chain(start, self.W, bv, bh, k, noise)
         return free_energy_cost(v, negative, self.W, bv, bh)
 
-    def sample(self, start, biases, k):
-        """One draw per row: the end of a `k`-step Gibbs chain from `start`."""
-        return gibbs_chain(start, self.W, *biases, k)
+    def sample(self, start, biases, k, last_step="sample", seed=None):
+        """One draw per row: the end of a `k`-step Gibbs chain from `start`.
+
+        With `last_step="mode"` the chain's last visible state is not drawn but set to the most
+        probable one given the last hidden sample, `p(v | h) > 0.5`: each unit that the hidden
+        state does not make likely stays off, instead of sounding by chance one time in 20 or
+        50, which over hundreds of units gives a few stray notes in every vector. `seed`
+        (`[2]` int64, optional) makes the draws a function of it (see `fused_chain`).
+        """
+        bv, bh = biases
+        if last_step == "sample":
+            return gibbs_chain(start, self.W, bv, bh, k, seed=seed)
+        v = gibbs_chain(start, self.W, bv, bh, k - 1, seed=seed)
+        probs_h = hidden_probs(v, self.W, bh)
+        h = sample(probs_h, _uniform(tf.shape(probs_h), seed))
+        return tf.cast(visible_probs(h, self.W, bv) > 0.5, tf.float32)
 
     def log_score(self, v, biases):
         """-F(v) of each row: log p(v) up to the row's log Z."""
@@ -331,11 +357,11 @@ class RBM(tf.Module):
         raise NotImplementedError("an RBM's log p(v) needs its partition function; estimate it "
                                   "with evaluation.log_likelihoods")
 
-    def pretrain_update(self, v, k, lr):
+    def pretrain_update(self, v, k, lr, seed=None):
         """One CD-k update of W, bv, bh on the rows of `v` with step `lr`; returns their summed
         squared reconstruction error of p(v | h(v)), a progress signal rather than the objective."""
         for variable, delta in zip((self.W, self.bv, self.bh),
-                                   cd_update(v, self.W, self.bv, self.bh, k, lr)):
+                                   cd_update(v, self.W, self.bv, self.bh, k, lr, seed)):
             variable.assign_add(delta)
         recon = visible_probs(hidden_probs(v, self.W, self.bh), self.W, self.bv)
         return tf.reduce_sum(tf.square(v - recon))

@@ -240,6 +240,6 @@ def _restore_flat(prefix, model):
 
 def load(prefix):
     """Rebuilds the model stored at checkpoint `prefix` from its hyperparameters and weights."""
-    model = rnn_rbm.RnnRbm(load_hparams(prefix))
+    model = rnn_rbm.RnnRbm(load_hparams(prefix), seed=0)  # initial values are overwritten
     restore(prefix, model)
     return model

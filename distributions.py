@@ -26,16 +26,18 @@ class _Exact(tf.Module):
         RBM's; unused)."""
         return -tf.reduce_mean(self.log_prob(v, biases))
 
-    def sample(self, start, biases, k=None):
-        """One exact draw per row (`start` and `k` are the RBM's chain's; unused)."""
-        return self.exact_sample(biases)[0]
+    def sample(self, start, biases, k=None, last_step="sample", seed=None):
+        """One exact draw per row (`start`, `k` and `last_step` are the RBM's chain's; unused);
+        with `seed` (`[2]` int64) the draw is a pure function of it."""
+        return self.exact_sample(biases, seed)[0]
 
     def log_score(self, v, biases):
         return self.log_prob(v, biases)
 
-    def pretrain_update(self, v, k, lr):
+    def pretrain_update(self, v, k, lr, seed=None):
         """One gradient step of size `lr` on the mean -log p of the rows of `v` under the shared
-        biases; returns their summed -log p in nats, measured before the step (`k` unused)."""
+        biases; returns their summed -log p in nats, measured before the step (`k`, `seed`
+        unused)."""
         rows = tf.shape(v)[0]
         with tf.GradientTape() as tape:
             nll = -self.log_prob(v, tuple(tf.tile(b[tf.newaxis], [rows, 1]) for b in self.biases))
@@ -84,12 +86,12 @@ class NADE(_Exact):
         logits = bv + tf.reduce_sum(tf.sigmoid(a) * self.V, axis=-1)
         return -tf.reduce_sum(tf.nn.sigmoid_cross_entropy_with_logits(labels=v, logits=logits), -1)
 
-    def exact_sample(self, biases):
+    def exact_sample(self, biases, seed=None):
         """`(v [N, n_visible], log_p [N])`: one draw per row, unit by unit, gradients stopped;
         log_p is summed as the units are drawn, so it costs nothing beyond the draw."""
         bv, bh = biases
         n_visible = self.W.shape[0]
-        uniform = tf.random.uniform([n_visible, tf.shape(bv)[0]])
+        uniform = _uniform([n_visible, tf.shape(bv)[0]], seed)
         bv_by_unit = tf.transpose(bv)  # [n_visible, N]
 
         def step(i, a, log_p, out):
@@ -124,11 +126,18 @@ class Bernoulli(_Exact):
         (bv,) = biases
         return -tf.reduce_sum(tf.nn.sigmoid_cross_entropy_with_logits(labels=v, logits=bv), -1)
 
-    def exact_sample(self, biases):
+    def exact_sample(self, biases, seed=None):
         """`(v [N, n_visible], log_p [N])`: one draw of each row's units, gradients stopped."""
         (bv,) = biases
-        v = tf.stop_gradient(tf.cast(tf.random.uniform(tf.shape(bv)) < tf.sigmoid(bv), tf.float32))
+        v = tf.stop_gradient(tf.cast(_uniform(tf.shape(bv), seed) < tf.sigmoid(bv), tf.float32))
         return v, tf.stop_gradient(self.log_prob(v, biases))
+
+
+def _uniform(shape, seed=None):
+    """U(0, 1) draws from the global generator, or a pure function of `seed`."""
+    if seed is None:
+        return tf.random.uniform(shape)
+    return tf.random.stateless_uniform(shape, seed)
 
 
 # The names a checkpoint's hyperparameters use for each step's distribution.

@@ -125,8 +125,11 @@ def make_epoch(rbm, k, lr):
 
     @tf.function(input_signature=spec)
     def epoch(vectors, starts, ends):
+        base = tf.random.uniform([2], maxval=tf.int64.max, dtype=tf.int64)  # see RBM.fused_chain
+
         def update(i, error):
-            return i + 1, error + rbm.pretrain_update(vectors[starts[i]:ends[i]], k, lr)
+            seed = tf.random.experimental.stateless_fold_in(base, i)
+            return i + 1, error + rbm.pretrain_update(vectors[starts[i]:ends[i]], k, lr, seed)
 
         batches = tf.shape(starts)[0]
         _, error = tf.while_loop(lambda i, _: i < batches, update,

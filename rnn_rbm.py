@@ -192,7 +192,7 @@ class RnnRbm(tf.Module):
         frames, biases = self.frames_and_biases(v, mask, dropout)
         return self.distribution.training_cost(frames, biases, k, noise, from_silence)
 
-    def generate(self, num_steps, primer, k, chain_from_previous=False):
+    def generate(self, num_steps, primer, k, chain_from_previous=False, last_step="sample"):
         """Samples `num_steps` vectors for each sequence in a batch.
 
         Args:
@@ -204,6 +204,8 @@ class RnnRbm(tf.Module):
             post and the original code did, instead of from silence, as the Theano tutorial did.
             From the previous vector, chains often stick in a spurious mode with two or three times
             the notes of the training songs, so silence is the default.
+          last_step: "sample", or "mode" for the most probable last visible state of each chain
+            given its last hidden sample (see `RBM.RBM.sample`).
         Returns:
           `[batch, num_steps, n_visible]` 0/1 samples, not including the primer.
         """
@@ -212,10 +214,15 @@ class RnnRbm(tf.Module):
         if primer.shape[1] != 0:
             u = tf.cond(tf.shape(primer)[1] > 0, lambda: self.rnn_states(primer)[:, -1], lambda: u)
         v = tf.zeros([batch, self.hparams.n_visible])
+        # One draw from the global generator, then a seed per step derived from it: a loop may
+        # run neighbouring steps' draws out of order, so draws made inside it would depend on
+        # timing and a seeded run would not repeat.
+        base = tf.random.uniform([2], maxval=tf.int64.max, dtype=tf.int64)
 
         def body(i, u_prev, v_prev, out):
             start = v_prev if chain_from_previous else tf.zeros_like(v_prev)
-            v_t = self.distribution.sample(start, self.biases_given(u_prev), k)
+            seed = tf.random.experimental.stateless_fold_in(base, i)
+            v_t = self.distribution.sample(start, self.biases_given(u_prev), k, last_step, seed)
             u_t = tf.tanh(self.bu + tf.matmul(v_t, self.Wvu) + tf.matmul(u_prev, self.Wuu))
             return i + 1, u_t, v_t, out.write(i, v_t)
 
@@ -229,10 +236,11 @@ def _rnn_weight_name(bias_name):
     return "Wu" + bias_name[1:]
 
 
-def make_sampler(model, k, chain_from_previous=False):
+def make_sampler(model, k, chain_from_previous=False, last_step="sample"):
     """A `tf.function` around `model.generate`, traced once for any batch, primer length and steps:
     `sampler(num_steps, primer [batch, prime_time, n_visible]) -> [batch, num_steps, n_visible]`."""
     spec = [tf.TensorSpec([], tf.int32),
             tf.TensorSpec([None, None, model.hparams.n_visible], tf.float32)]
     return tf.function(lambda num_steps, primer: model.generate(
-        num_steps, primer, k, chain_from_previous=chain_from_previous), input_signature=spec)
+        num_steps, primer, k, chain_from_previous=chain_from_previous, last_step=last_step),
+        input_signature=spec)

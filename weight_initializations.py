@@ -87,9 +87,12 @@ def make_epoch(distribution, n_visible, k, lr):
 
     @tf.function(input_signature=spec)
     def epoch(vectors, bounds):
+        base = tf.random.uniform([2], maxval=tf.int64.max, dtype=tf.int64)  # see RBM.fused_chain
+
         def update(i, error):
             song = vectors[bounds[i]:bounds[i + 1]]
-            return i + 1, error + distribution.pretrain_update(song, k, lr)
+            seed = tf.random.experimental.stateless_fold_in(base, i)
+            return i + 1, error + distribution.pretrain_update(song, k, lr, seed)
 
         songs = tf.shape(bounds)[0] - 1
         _, error = tf.while_loop(lambda i, _: i < songs, update, (tf.constant(0), tf.constant(0.0)))

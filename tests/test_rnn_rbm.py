@@ -157,3 +157,26 @@ def test_generation_uses_the_primer():
     primer = np.array([[[0, 0, 0, 0], [1, 0, 1, 0]]], np.float32)
     out = rnn_rbm.make_sampler(model, layout.K_GENERATE)(tf.constant(4), tf.constant(primer))
     np.testing.assert_array_equal(out.numpy()[0], np.tile([1, 0, 1, 0], (4, 1)))
+
+
+@pytest.mark.parametrize("last_step", ["sample", "mode"])
+def test_generation_under_one_seed_repeats_exactly(last_step):
+    model = randomised_model()
+    primer = tf.zeros([3, 0, SMALL.n_visible])
+    songs = []
+    for _ in range(2):
+        tf.random.set_seed(5)
+        sampler = rnn_rbm.make_sampler(model, 4, last_step=last_step)
+        songs.append(sampler(tf.constant(40), primer).numpy())
+    np.testing.assert_array_equal(songs[0], songs[1])
+    assert songs[0].shape == (3, 40, SMALL.n_visible) and 0 < songs[0].mean() < 1
+
+
+def test_the_mode_last_step_keeps_only_the_notes_the_hidden_state_makes_likely():
+    rbm = randomised_model().distribution
+    bv = tf.fill([2000, SMALL.n_visible], -2.5)  # each unit on with probability about 0.08 alone
+    bh = tf.fill([2000, SMALL.n_hidden], -20.0)  # hidden units all but certainly off
+    drawn = rbm.sample(tf.zeros_like(bv), (bv, bh), 5).numpy()
+    mode = rbm.sample(tf.zeros_like(bv), (bv, bh), 5, last_step="mode").numpy()
+    assert 0.03 < drawn.mean() < 0.2  # p(v | h = 0) = sigmoid(-2.5): stray notes when drawn
+    assert mode.sum() == 0            # none of them is likely, so the mode is silence

@@ -89,6 +89,14 @@ def add_midi_limits(parser):
                              "(default %(default)s, minutes)")
 
 
+def add_key_flag(parser, default):
+    """`--key`: whether MIDI songs are moved to C before training (`data.to_c`)."""
+    parser.add_argument("--key", choices=["as-is", "c"], default=default,
+                        help="c: move each MIDI song by at most 6 semitones so that its key is C "
+                             "major or A minor; as-is: leave it (the original's) "
+                             "(default %(default)s)")
+
+
 def midi_limits(args):
     """The keyword arguments of `midi_manipulation.get_songs` that `add_midi_limits` set."""
     return dict(max_frames=args.max_frames, max_silent_frames=args.max_silent_frames)

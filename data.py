@@ -9,6 +9,9 @@ import numpy as np
 import benchmark_data
 import layout
 import midi_manipulation
+import music_metrics
+
+KEYS = ("as-is", "c")  # what `load_songs` does to each song's key
 
 
 def check_layout(hparams, midi_dir=None, dataset=None):
@@ -27,12 +30,32 @@ def check_layout(hparams, midi_dir=None, dataset=None):
                          f"another layout, train it with --dataset")
 
 
-def load_songs(hparams, midi_dir=None, dataset=None, split="train", **limits):
+def to_c(song, num_timesteps, lowest_note=layout.LOWEST_NOTE):
+    """A song of note-state vectors `[rows, num_timesteps * 2 * span]` moved by the fewest
+    semitones (at most 6, up or down) that put the tonic of its best-fitting major scale
+    (`music_metrics.scale_fit`) on C, so a minor song lands in A minor. Notes moved past either
+    end of the pitch range are dropped."""
+    frames = song.reshape(len(song) * num_timesteps, -1)  # [T, 2 * span]
+    span = frames.shape[1] // 2
+    tonic, _ = music_metrics.scale_fit(frames, lowest_note)
+    shift = -tonic if tonic <= 6 else 12 - tonic
+    moved = np.zeros_like(frames)
+    for half in (slice(0, span), slice(span, 2 * span)):
+        moved[:, half] = np.roll(frames[:, half], shift, axis=1)
+        if shift > 0:
+            moved[:, half.start:half.start + shift] = 0  # rolled round from the top
+        elif shift < 0:
+            moved[:, half.stop + shift:half.stop] = 0    # rolled round from the bottom
+    return moved.reshape(song.shape)
+
+
+def load_songs(hparams, midi_dir=None, dataset=None, split="train", key="as-is", **limits):
     """The training material as a list of float32 arrays `[T_i, n_visible]`.
 
     Either every MIDI file in `midi_dir` (note-state matrices with `hparams.num_timesteps` frames
-    per vector; `limits` go to `midi_manipulation.get_songs`), or one split of a benchmark file in
-    the paper's format (`dataset`, .json or .pickle), whose frames are 88-key piano rolls. Raises
+    per vector; `limits` go to `midi_manipulation.get_songs`; `key="c"` moves each song to C with
+    `to_c`), or one split of a benchmark file in the paper's format (`dataset`, .json or
+    .pickle), whose frames are 88-key piano rolls, as they are. Raises
     FileNotFoundError, midi_manipulation.MidiFileError, benchmark_data.BenchmarkError or
     ValueError with a one-line message naming the path.
     """
@@ -41,4 +64,6 @@ def load_songs(hparams, midi_dir=None, dataset=None, split="train", **limits):
         songs = benchmark_data.load_benchmark(dataset)[split]
         return [np.asarray(s, np.float32) for s in songs if len(s)]
     songs = midi_manipulation.get_songs(midi_dir, num_timesteps=hparams.num_timesteps, **limits)
+    if key == "c":
+        songs = [to_c(s, hparams.num_timesteps) for s in songs]
     return [s.astype(np.float32) for s in songs]

@@ -86,17 +86,24 @@ def pitch_range(statematrix):
     return float(pitches[-1] - pitches[0]) if len(pitches) else float("nan")
 
 
+def scale_fit(statematrix, lowest_note=LOWEST_NOTE):
+    """`(tonic, share)`: the major scale that the most note onsets fit, as its tonic's pitch class
+    (0 = C), and the share of onsets that fit it. Ties go to the lower tonic."""
+    _, onsets = play_and_onsets(statematrix)
+    pitch_classes = (lowest_note + np.nonzero(onsets)[1]) % 12
+    counts = np.bincount(pitch_classes, minlength=12)
+    fits = [counts[(tonic + MAJOR_SCALE) % 12].sum() for tonic in range(12)]
+    tonic = int(np.argmax(fits))
+    return tonic, _share(fits[tonic], counts.sum())
+
+
 def scale_consistency(statematrix):
     """The largest share of note onsets whose pitch class lies in one major scale.
 
     All 12 major scales are tried and the best one is kept; 1 means every onset fits one key.
     Minor keys are covered by their relative major.
     """
-    _, onsets = play_and_onsets(statematrix)
-    pitch_classes = (LOWEST_NOTE + np.nonzero(onsets)[1]) % 12
-    counts = np.bincount(pitch_classes, minlength=12)
-    best = max(counts[(tonic + MAJOR_SCALE) % 12].sum() for tonic in range(12))
-    return _share(best, counts.sum())
+    return scale_fit(statematrix)[1]
 
 
 def on_beat_share(statematrix):

@@ -20,6 +20,7 @@ import tensorflow as tf
 
 import checkpoints
 import cli
+import data
 import layout
 import midi_manipulation
 import pianoroll
@@ -82,8 +83,9 @@ def random_song(folder, num_timesteps, rng):
                                           f"--primer or --no-primer")
 
 
-def primers(args, hparams, rng):
-    """`[num, prime_length, n_visible]` primer vectors (prime_length 0 without a primer)."""
+def primers(args, hparams, rng, key="as-is"):
+    """`[num, prime_length, n_visible]` primer vectors (prime_length 0 without a primer), moved
+    to C when the model was trained on songs moved to C (`key`)."""
     if args.no_primer or args.prime_length == 0 or not hparams.articulation:
         # Benchmark models read 88-key frames; MIDI primers are in the note-state layout.
         return np.zeros((args.num, 0, hparams.n_visible), np.float32)
@@ -91,6 +93,8 @@ def primers(args, hparams, rng):
         songs = [midi_manipulation.get_song(args.primer, hparams.num_timesteps)] * args.num
     else:
         songs = [random_song(args.data, hparams.num_timesteps, rng) for _ in range(args.num)]
+    if key == "c":
+        songs = [data.to_c(s, hparams.num_timesteps) for s in songs]
     length = min([args.prime_length] + [len(s) for s in songs])
     return np.stack([s[:length] for s in songs]).astype(np.float32)
 
@@ -135,7 +139,8 @@ def main(argv=None):
     try:
         prefix = checkpoints.latest(args.saved_weights_path)
         model = checkpoints.load(prefix)
-        primer = primers(args, model.hparams, rng)
+        trained_key = checkpoints.load_description(prefix)[1].get("key", "as-is")
+        primer = primers(args, model.hparams, rng, trained_key)
         os.makedirs(args.out_dir, exist_ok=True)
     except (checkpoints.CheckpointError, OSError, ValueError) as e:
         sys.exit(f"error: {e}")

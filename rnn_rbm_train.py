@@ -39,6 +39,7 @@ DROPOUT = 0.0             # dropout on the RNN's inputs and bias-setting states
 SAVE_EVERY = 5            # epochs between checkpoints
 SEED = 0                  # shuffling and Gibbs sampling
 NEGATIVE_START = "data"   # where CD's negative chains start: "data" (CD-k) or "silence"
+KEY = "as-is"             # MIDI songs' keys: "as-is", or "c" to move each to C major / A minor
 TRANSPOSE = 0             # largest random transposition in semitones (0 = none)
 
 
@@ -52,6 +53,7 @@ def parse_args(argv):
     songs.add_argument("--dataset",
                        help="a benchmark file (.json/.pickle); trains on its train split")
     cli.add_midi_limits(songs)
+    cli.add_key_flag(songs, KEY)
     songs.add_argument("--transpose", type=cli.non_negative_int, default=TRANSPOSE,
                        help="shift every sequence by a random number of semitones up to this, "
                             "drawn afresh each epoch; --dataset only (default %(default)s)")
@@ -212,7 +214,7 @@ def run(args):
             raise ValueError(f"{args.init}: --transpose needs one unit per key (a model for "
                              f"--dataset); this one has an articulation half or several frames "
                              f"per vector")
-        songs = data.load_songs(hp, midi_dir=args.data, dataset=args.dataset,
+        songs = data.load_songs(hp, midi_dir=args.data, dataset=args.dataset, key=args.key,
                                 **cli.midi_limits(args))
     except (checkpoints.CheckpointError, OSError, ValueError) as e:
         sys.exit(f"error: {e}")

@@ -37,6 +37,7 @@ LEARNING_RATE = 0.01  # CD step size
 CD_K = 1              # Gibbs steps of the negative phase
 SEED = 0              # seeds the initial weights and the Gibbs chains
 REPORTS = 5           # progress lines printed over the epochs
+KEY = "as-is"         # MIDI songs' keys: "as-is", or "c" to move each to C major / A minor
 
 
 def parse_args(argv):
@@ -62,6 +63,7 @@ def parse_args(argv):
                         "(default %(default)s)")
     p.add_argument("--seed", type=int, default=SEED, help="random seed (default %(default)s)")
     cli.add_midi_limits(p)
+    cli.add_key_flag(p, KEY)
     return p.parse_args(argv)
 
 
@@ -125,7 +127,7 @@ def main(argv=None):
                  f"another --out")
     try:
         hparams = hparams_from_args(args)
-        songs = data.load_songs(hparams, midi_dir=args.data, dataset=args.dataset,
+        songs = data.load_songs(hparams, midi_dir=args.data, dataset=args.dataset, key=args.key,
                                 **cli.midi_limits(args))
     except (OSError, ValueError) as e:
         sys.exit(f"error: {e}")

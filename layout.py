@@ -8,7 +8,7 @@ LOWEST_NOTE = 24        # lowest MIDI pitch of a note-state matrix (the original
 HIGHEST_NOTE = 102      # one past the highest (the original's upperBound)
 SPAN = HIGHEST_NOTE - LOWEST_NOTE  # pitches per half of a note-state frame: 78
 FRAMES_PER_BEAT = 4     # 16th notes
-NUM_TIMESTEPS = 5       # note-state frames concatenated into one RBM visible vector
+NUM_TIMESTEPS = 4       # note-state frames in one RBM visible vector: one beat (the original: 5)
 
 BENCHMARK_LOWEST = 21   # MIDI pitch of a benchmark roll's column 0 (A0, the lowest piano key)
 BENCHMARK_KEYS = 88     # columns of a benchmark frame: MIDI 21..108

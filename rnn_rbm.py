@@ -38,9 +38,10 @@ _LEGACY_RUN_SETTINGS = ("k_train", "k_generate")
 
 @dataclasses.dataclass
 class HParams:
-    """The model's structure, enough to rebuild it; defaults are the original repository's."""
+    """The model's structure, enough to rebuild it. Defaults are the original repository's but for
+    `n_hidden` and `num_timesteps` (see the README's departures)."""
 
-    n_hidden: int = 50             # hidden units of each conditional RBM
+    n_hidden: int = 150            # hidden units of each conditional RBM (the original: 50)
     n_hidden_recurrent: int = 100  # units of the RNN
     lowest_note: int = layout.LOWEST_NOTE    # lowest MIDI pitch represented
     highest_note: int = layout.HIGHEST_NOTE  # one past the highest MIDI pitch represented

@@ -29,8 +29,8 @@ import rnn_rbm
 NUM_SONGS = 3        # songs written
 MAX_SONGS = 1000     # songs one run may ask for (all are sampled at once, in one batch)
 STEPS = 300          # vectors sampled per song (num_timesteps 16th notes each)
-PRIME_LENGTH = 20    # primer vectors the RNN reads first (100 16th notes at num_timesteps=5)
-LAST_STEP = "sample"  # each vector's last Gibbs step: "sample" it or take its "mode"
+PRIME_LENGTH = 20    # primer vectors the RNN reads first (80 16th notes, 5 bars, at 4 a vector)
+LAST_STEP = "mode"   # each vector's last Gibbs step: its "mode" given h, or "sample" it
 
 
 def parse_args(argv):

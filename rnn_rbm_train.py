@@ -38,8 +38,8 @@ GRAD_CLIP = 10.0          # elementwise gradient clipping, as the original
 DROPOUT = 0.0             # dropout on the RNN's inputs and bias-setting states
 SAVE_EVERY = 5            # epochs between checkpoints
 SEED = 0                  # shuffling and Gibbs sampling
-NEGATIVE_START = "data"   # where CD's negative chains start: "data" (CD-k) or "silence"
-KEY = "as-is"             # MIDI songs' keys: "as-is", or "c" to move each to C major / A minor
+NEGATIVE_START = "silence"  # where CD's chains start: "silence", as generation's, or "data" (CD)
+KEY = "c"                 # MIDI songs' keys: "c" moves each to C major / A minor, or "as-is"
 TRANSPOSE = 0             # largest random transposition in semitones (0 = none)
 
 

@@ -31,13 +31,13 @@ import distributions
 import layout
 import rnn_rbm
 
-# Defaults: those of the original repository.
+# Defaults: those of the original repository, but for the songs' key (see the README).
 EPOCHS = 100          # passes over the songs
 LEARNING_RATE = 0.01  # CD step size
 CD_K = 1              # Gibbs steps of the negative phase
 SEED = 0              # seeds the initial weights and the Gibbs chains
 REPORTS = 5           # progress lines printed over the epochs
-KEY = "as-is"         # MIDI songs' keys: "as-is", or "c" to move each to C major / A minor
+KEY = "c"             # MIDI songs' keys: "c" moves each to C major / A minor, or "as-is"
 
 
 def parse_args(argv):
@@ -52,7 +52,7 @@ def parse_args(argv):
     cli.add_fitting_flags(p, LEARNING_RATE, CD_K, epochs=EPOCHS,
                           k_note="; unused by a NADE or independent units")
     p.add_argument("--n-hidden", type=cli.positive_int,
-                   help="RBM hidden units (default 50; 150 with --dataset)")
+                   help="RBM hidden units (default 150, the original's 50)")
     p.add_argument("--n-hidden-recurrent", type=cli.positive_int, help="RNN units (default 100)")
     p.add_argument("--num-timesteps", type=cli.positive_int,
                    help=f"16th-note frames per RBM vector (default {layout.NUM_TIMESTEPS})")

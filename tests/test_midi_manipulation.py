@@ -314,13 +314,13 @@ def test_get_song_and_write_song_invert_each_other(tmp_path):
     written = mm.write_song(str(tmp_path / "out.mid"), song, num_timesteps=5)
     assert written == str(tmp_path / "out.mid")
     np.testing.assert_array_equal(mm.get_song(written, num_timesteps=5), song)
-    with pytest.raises(ValueError, match="expected \\[rows, 780\\]"):
+    with pytest.raises(ValueError, match="expected \\[rows, 624\\]"):  # 4 frames by default
         mm.write_song(str(tmp_path / "bad"), song[:, :100])
 
 
 def test_original_names_hold_the_shared_layout():
     assert (mm.lowerBound, mm.upperBound) == (layout.LOWEST_NOTE, layout.HIGHEST_NOTE) == (24, 102)
-    assert (mm.span, mm.num_timesteps, mm.FRAMES_PER_BEAT) == (78, 5, 4)
+    assert (mm.span, mm.num_timesteps, mm.FRAMES_PER_BEAT) == (78, 4, 4)  # one beat a vector
 
 
 def test_get_songs_shows_no_progress_bar_when_stderr_is_not_a_terminal(tmp_path, capsys):

@@ -39,7 +39,7 @@ def test_script_refuses_a_missing_checkpoint_and_a_midi_model(tmp_path):
         ev.main([str(tmp_path / "nothing"), "--dataset", str(tmp_path / "d.json")])
     midi_model = rnn_rbm.RnnRbm(rnn_rbm.HParams(n_hidden=4, n_hidden_recurrent=3))
     checkpoints.save(str(tmp_path / "midi"), midi_model)
-    with pytest.raises(SystemExit, match=r"780 visible units from MIDI 24, the benchmarks need 88"):
+    with pytest.raises(SystemExit, match=r"624 visible units from MIDI 24, the benchmarks need 88"):
         ev.main([str(tmp_path / "midi"), "--dataset", str(tmp_path / "d.json")])
 
 

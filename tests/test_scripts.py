@@ -42,8 +42,8 @@ def test_training_writes_epoch_checkpoints_with_hyperparameters(trained):
     assert epochs_in(ckpt) == ["epoch-2", "epoch-3"]
     with open(os.path.join(ckpt, "epoch-3.json")) as f:
         stored = json.load(f)
-    assert stored["model"]["n_hidden"] == 50 and stored["run"]["k"] == 2
-    assert stored["model"]["num_timesteps"] == 5
+    assert stored["model"]["n_hidden"] == 150 and stored["run"]["k"] == 2
+    assert stored["model"]["num_timesteps"] == 4
     assert not [name for name in os.listdir(ckpt) if "partial" in name or name.endswith(".lock")]
 
 

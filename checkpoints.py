@@ -238,6 +238,15 @@ def _restore_flat(prefix, model):
     return True
 
 
+def export(source, target):
+    """Writes the model of checkpoint `source` to `target` with the run settings recorded beside
+    it, leaving out the optimizer's state and the epoch (a third of the size of an epoch
+    checkpoint); refuses to replace an existing `target`."""
+    if exists(target) or os.path.exists(target + ".json"):
+        raise CheckpointError(f"{target}: a checkpoint is there already; remove it first")
+    save(target, load(source), run=load_description(source)[1])
+
+
 def load(prefix):
     """Rebuilds the model stored at checkpoint `prefix` from its hyperparameters and weights."""
     model = rnn_rbm.RnnRbm(load_hparams(prefix), seed=0)  # initial values are overwritten

@@ -41,6 +41,7 @@ SOUNDFONT_PATHS = (
     "/usr/local/share/soundfonts/default.sf2",
 )
 SAMPLE_RATE = 44100
+GAIN = 0.7  # FluidSynth's own default, 0.2, renders four voices at about a tenth of full scale
 
 
 def _draw_row(play, struck, first_frame, frame_pixels, pitch_pixels, lowest_note):
@@ -173,7 +174,8 @@ def render_wav(midi_path, wav_path, soundfont=None):
         where = f"{wanted} does not exist" if wanted else "none in the usual places"
         return None, (f"no audio: no General MIDI soundfont ({where}); install one, e.g. "
                       f"apt install fluid-soundfont-gm, or set SOUNDFONT to a .sf2 file")
-    command = [program, "-ni", "-q", "-F", wav_path, "-T", "wav", "-r", str(SAMPLE_RATE),
+    command = [program, "-ni", "-q", "-g", str(GAIN), "-F", wav_path, "-T", "wav",
+               "-r", str(SAMPLE_RATE),
                font, midi_path]
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     if result.returncode or not os.path.isfile(wav_path):

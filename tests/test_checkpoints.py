@@ -252,3 +252,19 @@ def test_leftovers_of_a_killed_run_are_removed_and_nothing_else(tmp_path):
     gone = checkpoints.remove_leftovers(str(tmp_path))
     assert gone == ["checkpoint.tmp1234", "epoch-3.json.partial", "epoch-3_temp"]
     assert sorted(os.listdir(tmp_path)) == ["epoch-2.index", "notes.txt"]
+
+
+def test_export_keeps_the_model_and_its_run_settings_but_not_the_optimizer(tmp_path):
+    model = randomised_model(seed=2)
+    optimizer = training.make_optimizer("adam", model.trainable_variables, 1e-3)
+    manager = checkpoints.epoch_manager(str(tmp_path / "run"), model=model, optimizer=optimizer)
+    source = checkpoints.save_epoch(manager, model, 7, {"key": "c", "k": 15})
+    target = str(tmp_path / "pretrained")
+    checkpoints.export(source, target)
+    assert checkpoints.load_description(target)[1] == {"key": "c", "k": 15}
+    names = tf.train.load_checkpoint(target).get_variable_to_shape_map()
+    assert not any(name.startswith("optimizer") for name in names)
+    for a, b in zip(model.trainable_variables, checkpoints.load(target).trainable_variables):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    with pytest.raises(checkpoints.CheckpointError, match="already"):
+        checkpoints.export(source, target)

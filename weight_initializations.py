@@ -126,6 +126,10 @@ def main(argv=None):
         sys.exit(f"error: {taken[0]} already exists; pass --force to overwrite it or choose "
                  f"another --out")
     try:
+        folder = os.path.dirname(args.out) or "."
+        os.makedirs(folder, exist_ok=True)  # up front: a run that cannot save is not started
+        if not os.access(folder, os.W_OK):
+            raise OSError(f"{folder}: not writable; pick another --out")
         hparams = hparams_from_args(args)
         songs = data.load_songs(hparams, midi_dir=args.data, dataset=args.dataset, key=args.key,
                                 **cli.midi_limits(args))
@@ -137,7 +141,11 @@ def main(argv=None):
           f"units; {hparams.distribution.upper()} with {hparams.n_hidden} hidden units")
     start = time.time()
     pretrain(model, songs, args.epochs, args.k, args.lr)
-    checkpoints.save(args.out, model, run=dict(vars(args)))
+    try:
+        checkpoints.save(args.out, model, run=dict(vars(args)))
+    except OSError as e:
+        sys.exit(f"error: could not write {args.out} ({e}); nothing was saved: make room or pick "
+                 f"another --out, and run again")
     print(f"saved {args.out}  {time.time() - start:.1f} s")
 
 

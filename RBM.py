@@ -120,10 +120,9 @@ def stateless_gibbs_chain(v, W, bv, bh, num_steps, seed):
 
     def step(i, v, _):
         probs_h = hidden_probs(v, W, bh)
-        h = sample(probs_h, tf.random.stateless_uniform(tf.shape(probs_h), fold(seed, 2 * i)))
+        h = sample(probs_h, uniform(tf.shape(probs_h), fold(seed, 2 * i)))
         probs = visible_probs(h, W, bv)
-        uniform = tf.random.stateless_uniform(tf.shape(probs), fold(seed, 2 * i + 1))
-        return i + 1, sample(probs, uniform), probs
+        return i + 1, sample(probs, uniform(tf.shape(probs), fold(seed, 2 * i + 1))), probs
 
     _, v, probs = tf.while_loop(lambda i, *_: i < num_steps, step,
                                 (tf.constant(0), v, tf.zeros_like(v)))
@@ -292,12 +291,11 @@ def exact_log_partition(W, bv, bh):
     return float(top + np.log(np.exp(scores - top).sum()))
 
 
-def _uniform(shape, seed=None):
-    """U(0, 1) draws: from the global generator, or a pure function of `seed` (then folded so
-    that they differ from the chain's own draws)."""
+def uniform(shape, seed=None):
+    """U(0, 1) draws from the global generator, or a pure function of `seed` (`[2]` int)."""
     if seed is None:
         return tf.random.uniform(shape)
-    return tf.random.stateless_uniform(shape, tf.random.experimental.stateless_fold_in(seed, -1))
+    return tf.random.stateless_uniform(shape, seed)
 
 
 class RBM(tf.Module):
@@ -346,7 +344,9 @@ class RBM(tf.Module):
             return gibbs_chain(start, self.W, bv, bh, k, seed=seed)
         v = gibbs_chain(start, self.W, bv, bh, k - 1, seed=seed)
         probs_h = hidden_probs(v, self.W, bh)
-        h = sample(probs_h, _uniform(tf.shape(probs_h), seed))
+        if seed is not None:  # apart from the chain's own draws
+            seed = tf.random.experimental.stateless_fold_in(seed, -1)
+        h = sample(probs_h, uniform(tf.shape(probs_h), seed))
         return tf.cast(visible_probs(h, self.W, bv) > 0.5, tf.float32)
 
     def log_score(self, v, biases):

@@ -91,7 +91,7 @@ class NADE(_Exact):
         log_p is summed as the units are drawn, so it costs nothing beyond the draw."""
         bv, bh = biases
         n_visible = self.W.shape[0]
-        uniform = _uniform([n_visible, tf.shape(bv)[0]], seed)
+        uniform = RBM.uniform([n_visible, tf.shape(bv)[0]], seed)
         bv_by_unit = tf.transpose(bv)  # [n_visible, N]
 
         def step(i, a, log_p, out):
@@ -129,15 +129,8 @@ class Bernoulli(_Exact):
     def exact_sample(self, biases, seed=None):
         """`(v [N, n_visible], log_p [N])`: one draw of each row's units, gradients stopped."""
         (bv,) = biases
-        v = tf.stop_gradient(tf.cast(_uniform(tf.shape(bv), seed) < tf.sigmoid(bv), tf.float32))
+        v = tf.stop_gradient(tf.cast(RBM.uniform(tf.shape(bv), seed) < tf.sigmoid(bv), tf.float32))
         return v, tf.stop_gradient(self.log_prob(v, biases))
-
-
-def _uniform(shape, seed=None):
-    """U(0, 1) draws from the global generator, or a pure function of `seed`."""
-    if seed is None:
-        return tf.random.uniform(shape)
-    return tf.random.stateless_uniform(shape, seed)
 
 
 # The names a checkpoint's hyperparameters use for each step's distribution.

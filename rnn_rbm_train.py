@@ -86,7 +86,24 @@ def parse_args(argv):
                               "silence, where generation starts them (default %(default)s)")
     updates.add_argument("--seed", type=int, default=SEED,
                          help="seeds shuffling and sampling (default %(default)s)")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.resume:  # flags not given again default to the resumed run's own
+        p.set_defaults(**recorded_settings(args.out_dir, vars(args)))
+        args = p.parse_args(argv)
+    return args
+
+
+def recorded_settings(out_dir, known):
+    """The run settings stored with the newest epoch checkpoint of `out_dir` that has them, for
+    the flags in `known` (all but the epoch count and --resume/--force themselves)."""
+    for prefix in reversed(checkpoints.epoch_manager(out_dir).checkpoints):
+        try:
+            stored = checkpoints.load_description(prefix)[1]
+        except checkpoints.CheckpointError:
+            continue
+        skip = ("num_epochs", "resume", "force", "out_dir")
+        return {k: v for k, v in stored.items() if k in known and k not in skip}
+    return {}
 
 
 def start_checkpoint(args, manager):

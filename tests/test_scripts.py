@@ -166,7 +166,7 @@ def test_a_resumed_training_run_ends_where_an_uninterrupted_one_does(plain_rnn_i
     straight, split = str(tmp_path / "straight"), str(tmp_path / "split")
     rnn_rbm_train.main(["3"] + common + ["--out-dir", straight])
     rnn_rbm_train.main(["1"] + common + ["--out-dir", split, "--save-every", "1"])
-    rnn_rbm_train.main(["3", "--resume"] + common + ["--out-dir", split])
+    rnn_rbm_train.main(["3", "--resume", "--save-every", "5"] + common + ["--out-dir", split])
     a = tf.train.load_checkpoint(os.path.join(straight, "epoch-3"))
     b = tf.train.load_checkpoint(os.path.join(split, "epoch-3"))
     names = sorted(a.get_variable_to_shape_map())
@@ -237,6 +237,17 @@ def test_every_kill_point_of_a_save_leaves_a_folder_that_resume_continues(
     assert epochs_in(out) == ["epoch-1", "epoch-2", "epoch-3", "epoch-4"]
     assert not os.path.exists(prefix + "_temp")
     checkpoints.load(prefix)  # epoch 3 was trained again and written whole
+
+
+def test_resume_keeps_the_resumed_runs_settings_unless_given_again(plain_rnn_init, tmp_path):
+    data, init = plain_rnn_init
+    out = str(tmp_path / "run")
+    rnn_rbm_train.main(["1", "--data", data, "--init", init, "--out-dir", out, "--key", "as-is",
+                        "--lr", "0.01", "--batch-size", "2"])
+    rnn_rbm_train.main(["2", "--resume", "--out-dir", out, "--batch-size", "3"])
+    stored = checkpoints.load_description(os.path.join(out, "epoch-2"))[1]
+    assert (stored["key"], stored["lr"], stored["data"]) == ("as-is", 0.01, data)
+    assert stored["batch_size"] == 3  # given again, so this run's
 
 
 def test_force_sets_an_earlier_run_aside(plain_rnn_init, tmp_path, capsys):

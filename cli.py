@@ -9,6 +9,7 @@ import sys
 
 from tqdm import tqdm
 
+import data
 import midi_manipulation
 
 
@@ -91,7 +92,7 @@ def add_midi_limits(parser):
 
 def add_key_flag(parser, default):
     """`--key`: whether MIDI songs are moved to C before training (`data.to_c`)."""
-    parser.add_argument("--key", choices=["as-is", "c"], default=default,
+    parser.add_argument("--key", choices=data.KEYS, default=default,
                         help="c: move each MIDI song by at most 6 semitones so that its key is C "
                              "major or A minor; as-is: leave it (the original's) "
                              "(default %(default)s)")

@@ -49,6 +49,17 @@ def to_c(song, num_timesteps, lowest_note=layout.LOWEST_NOTE):
     return moved.reshape(song.shape)
 
 
+def to_note_states(song, hparams):
+    """Generated vectors `[steps, n_visible]` -> note-state frames
+    `[steps * num_timesteps, 2 * span]`."""
+    frames = song.reshape(-1, song.shape[1] // hparams.num_timesteps)
+    if hparams.articulation:
+        return frames
+    # Play-only frames: a note is struck wherever it was silent the frame before.
+    previous = np.vstack([np.zeros_like(frames[:1]), frames[:-1]])
+    return np.hstack([frames, frames * (1 - previous)])
+
+
 def load_songs(hparams, midi_dir=None, dataset=None, split="train", key="as-is", **limits):
     """The training material as a list of float32 arrays `[T_i, n_visible]`.
 

@@ -99,17 +99,6 @@ def primers(args, hparams, rng, key="as-is"):
     return np.stack([s[:length] for s in songs]).astype(np.float32)
 
 
-def to_note_states(song, hparams):
-    """Generated vectors `[steps, n_visible]` -> note-state frames
-    `[steps * num_timesteps, 2 * span]`."""
-    frames = song.reshape(-1, song.shape[1] // hparams.num_timesteps)
-    if hparams.articulation:
-        return frames
-    # Play-only frames: a note is struck wherever it was silent the frame before.
-    previous = np.vstack([np.zeros_like(frames[:1]), frames[:-1]])
-    return np.hstack([frames, frames * (1 - previous)])
-
-
 def free_path(folder, stem, suffixes=(".mid", ".png", ".wav")):
     """`folder/stem_<i>` (no suffix) for the smallest i with no file of any of `suffixes`."""
     i = 0
@@ -148,7 +137,7 @@ def main(argv=None):
     songs = sampler(tf.constant(args.steps), tf.constant(primer)).numpy()
     stem = os.path.basename(os.path.normpath(prefix))
     for song in songs:
-        frames = to_note_states(song, model.hparams)
+        frames = data.to_note_states(song, model.hparams)
         write_song(frames, free_path(args.out_dir, stem), model.hparams, args)
 
 

@@ -25,6 +25,7 @@ import cli
 import data
 import layout
 import rnn_rbm
+import summaries
 import training
 
 # Defaults. The original used SGD with a learning rate that decayed with the position inside a song
@@ -40,6 +41,8 @@ SAVE_EVERY = 5            # epochs between checkpoints
 SEED = 0                  # shuffling and Gibbs sampling
 NEGATIVE_START = "silence"  # where CD's chains start: "silence", as generation's, or "data" (CD)
 KEY = "c"                 # MIDI songs' keys: "c" moves each to C major / A minor, or "as-is"
+SAMPLE_EVERY = 10         # epochs between sample piano rolls in TensorBoard (0 = none)
+SAMPLE_STEPS = 64         # vectors in each such sample
 TRANSPOSE = 0             # largest random transposition in semitones (0 = none)
 
 
@@ -69,7 +72,22 @@ def parse_args(argv):
     saved.add_argument("--force", action="store_true",
                        help="start afresh even if --out-dir holds epoch checkpoints (they are "
                             "moved into a subfolder, not deleted)")
-    updates = p.add_argument_group("updates")
+    watch = p.add_argument_group("watching (TensorBoard)")
+    watch.add_argument("--logdir", type=cli.checkpoint_path,
+                       help="where the event files go (default <out-dir>/logs)")
+    watch.add_argument("--sample-every", type=cli.non_negative_int, default=SAMPLE_EVERY,
+                       help="epochs between piano rolls of a short sample, 0 for none "
+                            "(default %(default)s)")
+    add_update_flags(p.add_argument_group("updates"))
+    args = p.parse_args(argv)
+    if args.resume:  # flags not given again default to the resumed run's own
+        p.set_defaults(**recorded_settings(args.out_dir, vars(args)))
+        args = p.parse_args(argv)
+    return args
+
+
+def add_update_flags(updates):
+    """The flags of how each update is made."""
     updates.add_argument("--optimizer", default=OPTIMIZER, choices=training.OPTIMIZERS,
                          help="(default %(default)s)")
     cli.add_fitting_flags(updates, LEARNING_RATE, layout.K_TRAIN, batch_size=BATCH_SIZE,
@@ -86,11 +104,6 @@ def parse_args(argv):
                               "silence, where generation starts them (default %(default)s)")
     updates.add_argument("--seed", type=int, default=SEED,
                          help="seeds shuffling and sampling (default %(default)s)")
-    args = p.parse_args(argv)
-    if args.resume:  # flags not given again default to the resumed run's own
-        p.set_defaults(**recorded_settings(args.out_dir, vars(args)))
-        args = p.parse_args(argv)
-    return args
 
 
 def recorded_settings(out_dir, known):
@@ -186,6 +199,8 @@ def train(model, optimizer, epoch, manager, songs, args):
     padded = list(training.batches(chunks, args.batch_size))  # padded once, shuffled every epoch
     rng = np.random.default_rng(args.seed + int(epoch))
     settings = {k: v for k, v in vars(args).items() if k not in ("resume", "force")}
+    log = summaries.RunLog(args.logdir or os.path.join(args.out_dir, "logs"), settings)
+    sampler = rnn_rbm.make_sampler(model, layout.K_GENERATE, last_step="mode")
     print(cost_meaning(model))
     for n in range(int(epoch) + 1, args.num_epochs + 1):
         start = time.time()
@@ -194,13 +209,24 @@ def train(model, optimizer, epoch, manager, songs, args):
         if args.transpose:
             batches = [(training.transpose_batch(v, args.transpose, rng), mask)
                        for v, mask in batches]
-        costs = [float(step(v, mask)) for v, mask in cli.progress(batches, desc=f"epoch {n}",
-                                                                   leave=False)]
+        costs = []
+        for v, mask in cli.progress(batches, desc=f"epoch {n}", leave=False):
+            costs.append(float(step(v, mask)))
+            log.step(costs[-1], optimizer.iterations)
         epoch.assign(n)
-        print(f"epoch {n}/{args.num_epochs}  cost {np.mean(costs):.4f}  "
-              f"{time.time() - start:.1f} s")
+        seconds = time.time() - start
+        print(f"epoch {n}/{args.num_epochs}  cost {np.mean(costs):.4f}  {seconds:.1f} s")
+        log.epoch(n, np.mean(costs), seconds, sum(len(c) for c in chunks))
+        if args.sample_every and n % args.sample_every == 0:
+            log_sample(log, n, sampler, model.hparams)
         if n % args.save_every == 0 or n == args.num_epochs:
             save(manager, model, n, settings)
+
+
+def log_sample(log, n, sampler, hparams):
+    """Draws a short unprimed sample and puts its piano roll in the run log as epoch `n`'s."""
+    song = sampler(tf.constant(SAMPLE_STEPS), tf.zeros([1, 0, hparams.n_visible])).numpy()[0]
+    log.piano_roll(n, data.to_note_states(song, hparams), hparams.lowest_note)
 
 
 def save(manager, model, n, settings):

@@ -250,6 +250,31 @@ def test_resume_keeps_the_resumed_runs_settings_unless_given_again(plain_rnn_ini
     assert stored["batch_size"] == 3  # given again, so this run's
 
 
+def tensorboard_tags(logdir):
+    """`{tag: [step, ...]}` of every summary in the event files under `logdir`."""
+    from tensorflow.core.util import event_pb2
+
+    tags = {}
+    for name in os.listdir(logdir):
+        for record in tf.data.TFRecordDataset(os.path.join(logdir, name)):
+            event = event_pb2.Event.FromString(record.numpy())
+            for value in event.summary.value:
+                tags.setdefault(value.tag, []).append(event.step)
+    return tags
+
+
+def test_training_writes_tensorboard_summaries_that_read_back(trained, tmp_path):
+    root, data, ckpt, init = trained
+    out = str(tmp_path / "run")
+    rnn_rbm_train.main(["2", "--data", data, "--init", init, "--out-dir", out, "--k", "2",
+                        "--sample-every", "1"])
+    tags = tensorboard_tags(os.path.join(out, "logs"))
+    assert tags["cost/epoch"] == [1, 2] and tags["epoch/vectors_per_second"] == [1, 2]
+    assert tags["sample"] == [1, 2] and tags["flags"] == [0]
+    assert len(tags["cost/step"]) == 2 * len(tags["cost/step"]) // 2 >= 2  # every step, both epochs
+    assert tags["cost/step"] == sorted(tags["cost/step"])
+
+
 def test_force_sets_an_earlier_run_aside(plain_rnn_init, tmp_path, capsys):
     data, init = plain_rnn_init
     out = str(tmp_path / "run")

@@ -1,0 +1,58 @@
+"""TensorBoard summaries of a training run, written with `tf.summary`.
+
+    pip install tensorboard
+    tensorboard --logdir parameter_checkpoints/logs
+
+TensorBoard itself is only needed to look: the summaries are written with `tf.summary.write` and
+the metadata TensorBoard's scalar, image and text views read, which TensorFlow writes alone
+(`tf.summary.scalar` and its siblings would need the tensorboard package installed).
+"""
+import json
+
+import numpy as np
+import tensorflow as tf
+from tensorflow.core.framework import summary_pb2
+
+import pianoroll
+
+
+def _metadata(plugin):
+    """The summary metadata that routes a value to TensorBoard's `plugin` view."""
+    return summary_pb2.SummaryMetadata(
+        plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name=plugin))
+
+
+class RunLog:
+    """The run's flags as text, the cost of every step and epoch, the epoch's time and speed,
+    and piano rolls of short generated samples, all in one event file under `logdir`."""
+
+    def __init__(self, logdir, flags):
+        self.writer = tf.summary.create_file_writer(logdir)
+        text = json.dumps(flags, indent=2, sort_keys=True, default=str)
+        with self.writer.as_default():
+            tf.summary.write("flags", tf.constant(f"```\n{text}\n```"), step=0,
+                             metadata=_metadata("text"))
+
+    def _scalar(self, tag, value, step):
+        tf.summary.write(tag, tf.constant(value, tf.float32), step=step,
+                         metadata=_metadata("scalars"))
+
+    def step(self, cost, step):
+        with self.writer.as_default():
+            self._scalar("cost/step", cost, step)
+
+    def epoch(self, n, cost, seconds, vectors):
+        with self.writer.as_default():
+            self._scalar("cost/epoch", cost, n)
+            self._scalar("epoch/seconds", seconds, n)
+            self._scalar("epoch/vectors_per_second", vectors / max(seconds, 1e-9), n)
+        self.writer.flush()
+
+    def piano_roll(self, n, statematrix, lowest_note):
+        """A generated sample's piano roll (see `pianoroll.draw`) as the image of epoch `n`."""
+        image = pianoroll.draw(statematrix, lowest_note=lowest_note)
+        height, width = image.shape[:2]
+        encoded = tf.constant([str(width), str(height), pianoroll.encode_png(np.asarray(image))])
+        with self.writer.as_default():
+            tf.summary.write("sample", encoded, step=n, metadata=_metadata("images"))
+        self.writer.flush()

@@ -193,6 +193,19 @@ def load_description(prefix):
                               f"needs the {prefix}.json written beside it") from None
 
 
+def newest_description(prefixes):
+    """`(HParams, run settings)` of the newest of `prefixes` whose JSON reads; a `CheckpointError`
+    if none does. Older ones are tried when the newest has lost its JSON (a killed save)."""
+    for prefix in reversed(prefixes):
+        try:
+            return load_description(prefix)
+        except CheckpointError:
+            continue
+    where = os.path.dirname(prefixes[-1]) if prefixes else "the folder"
+    raise CheckpointError(f"{where}: no epoch checkpoint has its hyperparameters (.json); start "
+                          f"over with --force")
+
+
 def load_hparams(prefix):
     return load_description(prefix)[0]
 

@@ -10,6 +10,7 @@ import sys
 from tqdm import tqdm
 
 import data
+import layout
 import midi_manipulation
 
 
@@ -90,7 +91,7 @@ def add_midi_limits(parser):
                              "(default %(default)s, minutes)")
 
 
-def add_key_flag(parser, default):
+def add_key_flag(parser, default=layout.KEY):
     """`--key`: whether MIDI songs are moved to C before training (`data.to_c`)."""
     parser.add_argument("--key", choices=data.KEYS, default=default,
                         help="c: move each MIDI song by at most 6 semitones so that its key is C "

@@ -19,5 +19,6 @@ CHECKPOINT_DIR = "parameter_checkpoints"        # where the scripts keep checkpo
 INIT_CHECKPOINT = "parameter_checkpoints/initialized"  # written by weight_initializations.py
 MUSIC_DIR = "music_outputs"                     # where generated songs go
 
+KEY = "c"               # MIDI songs' keys: "c" moves each to C major / A minor, or "as-is"
 K_TRAIN = 15            # Gibbs steps of CD-k in training, as the original
 K_GENERATE = 25         # Gibbs steps per generated vector, as the original

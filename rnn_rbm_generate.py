@@ -127,8 +127,10 @@ def main(argv=None):
         tf.random.set_seed(args.seed)
     try:
         prefix = checkpoints.latest(args.saved_weights_path)
-        model = checkpoints.load(prefix)
-        trained_key = checkpoints.load_description(prefix)[1].get("key", "as-is")
+        hparams, run = checkpoints.load_description(prefix)
+        model = rnn_rbm.RnnRbm(hparams, seed=0)  # initial values are overwritten
+        checkpoints.restore(prefix, model)
+        trained_key = run.get("key", "as-is")
         primer = primers(args, model.hparams, rng, trained_key)
         os.makedirs(args.out_dir, exist_ok=True)
     except (checkpoints.CheckpointError, OSError, ValueError) as e:

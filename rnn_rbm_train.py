@@ -40,7 +40,6 @@ DROPOUT = 0.2             # dropout on the RNN's inputs and bias-setting states 
 SAVE_EVERY = 5            # epochs between checkpoints
 SEED = 0                  # shuffling and Gibbs sampling
 NEGATIVE_START = "silence"  # where CD's chains start: "silence", as generation's, or "data" (CD)
-KEY = "c"                 # MIDI songs' keys: "c" moves each to C major / A minor, or "as-is"
 SAMPLE_EVERY = 10         # epochs between sample piano rolls in TensorBoard (0 = none)
 SAMPLE_STEPS = 64         # vectors in each such sample
 TRANSPOSE = 0             # largest random transposition in semitones (0 = none)
@@ -56,7 +55,7 @@ def parse_args(argv):
     songs.add_argument("--dataset",
                        help="a benchmark file (.json/.pickle); trains on its train split")
     cli.add_midi_limits(songs)
-    cli.add_key_flag(songs, KEY)
+    cli.add_key_flag(songs)
     songs.add_argument("--transpose", type=cli.non_negative_int, default=TRANSPOSE,
                        help="shift every sequence by a random number of semitones up to this, "
                             "drawn afresh each epoch; --dataset only (default %(default)s)")
@@ -109,14 +108,12 @@ def add_update_flags(updates):
 def recorded_settings(out_dir, known):
     """The run settings stored with the newest epoch checkpoint of `out_dir` that has them, for
     the flags in `known` (all but the epoch count and --resume/--force themselves)."""
-    for prefix in reversed(checkpoints.epoch_manager(out_dir).checkpoints):
-        try:
-            stored = checkpoints.load_description(prefix)[1]
-        except checkpoints.CheckpointError:
-            continue
-        skip = ("num_epochs", "resume", "force", "out_dir")
-        return {k: v for k, v in stored.items() if k in known and k not in skip}
-    return {}
+    try:
+        stored = checkpoints.newest_description(checkpoints.epoch_manager(out_dir).checkpoints)[1]
+    except checkpoints.CheckpointError:
+        return {}  # build() says what is wrong with the folder
+    skip = ("num_epochs", "resume", "force", "out_dir")
+    return {k: v for k, v in stored.items() if k in known and k not in skip}
 
 
 def start_checkpoint(args, manager):
@@ -141,7 +138,8 @@ def build(args):
         print(f"removed what an interrupted run left in {args.out_dir}: {', '.join(leftovers)}")
     probe = checkpoints.epoch_manager(args.out_dir)
     source, resuming = start_checkpoint(args, probe)
-    hparams = newest_hparams(probe.checkpoints) if resuming else checkpoints.load_hparams(source)
+    hparams = (checkpoints.newest_description(probe.checkpoints)[0] if resuming
+               else checkpoints.load_hparams(source))
     model = rnn_rbm.RnnRbm(hparams)
     optimizer = training.make_optimizer(args.optimizer, model.trainable_variables, args.lr)
     epoch = tf.Variable(0, dtype=tf.int64, name="epoch")
@@ -157,18 +155,6 @@ def build(args):
                 print(f"moved the earlier run's checkpoints to {moved}")
     manager = checkpoints.epoch_manager(args.out_dir, model=model, optimizer=optimizer, epoch=epoch)
     return model, optimizer, epoch, manager
-
-
-def newest_hparams(prefixes):
-    """The hyperparameters of the newest of `prefixes` that has them; one without its JSON is
-    left to `resume_point`, which skips it and says so."""
-    for prefix in reversed(prefixes):
-        try:
-            return checkpoints.load_hparams(prefix)
-        except checkpoints.CheckpointError:
-            continue
-    raise checkpoints.CheckpointError(f"{os.path.dirname(prefixes[-1])}: no epoch checkpoint has "
-                                      f"its hyperparameters (.json); start over with --force")
 
 
 def resume_point(prefixes, model, optimizer, epoch):

@@ -31,13 +31,13 @@ import distributions
 import layout
 import rnn_rbm
 
-# Defaults: those of the original repository, but for the songs' key (see the README).
+# Defaults of pre-training: the original repository's. The model's sizes come from rnn_rbm.HParams
+# and the songs' key from layout.KEY (see the README's departures).
 EPOCHS = 100          # passes over the songs
 LEARNING_RATE = 0.01  # CD step size
 CD_K = 1              # Gibbs steps of the negative phase
 SEED = 0              # seeds the initial weights and the Gibbs chains
 REPORTS = 5           # progress lines printed over the epochs
-KEY = "c"             # MIDI songs' keys: "c" moves each to C major / A minor, or "as-is"
 
 
 def parse_args(argv):
@@ -63,7 +63,7 @@ def parse_args(argv):
                         "(default %(default)s)")
     p.add_argument("--seed", type=int, default=SEED, help="random seed (default %(default)s)")
     cli.add_midi_limits(p)
-    cli.add_key_flag(p, KEY)
+    cli.add_key_flag(p)
     return p.parse_args(argv)
 
 

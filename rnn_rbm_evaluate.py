@@ -8,10 +8,14 @@ articulation half). Prints LL (nats per time step) and ACC (expected frame accur
 paper's RNN-RBM, RNN-NADE (HF) and RNN (HF) rows; `evaluation.py` says how each is computed and
 `docs/evaluation.md` what they cost. `--ais-betas 300` is a fair quick setting and
 `--max-sequences 10` a quicker one.
+
+The figures also go to TensorBoard (see summaries.py): scalars `evaluate/<split>/<figure>` at the
+checkpoint's epoch, with the flags and the paper's row as text, under `--logdir`.
 """
 import quiet_tensorflow  # noqa: F401  (first: TensorFlow without its start-up lines)
 
 import os
+import re
 import sys
 import time
 from typing import NamedTuple
@@ -24,6 +28,7 @@ import checkpoints
 import cli
 import evaluation
 import layout
+import summaries
 
 SPLIT = "test"          # the split scored; model selection belongs to "valid", never to "test"
 AIS_RUNS = 100          # AIS runs per conditional RBM, as in the paper
@@ -90,9 +95,15 @@ def parse_args(argv):
     p.add_argument("--batch", type=cli.positive_int, default=FRAMES_PER_BATCH,
                    help="time steps processed together (default %(default)s)")
     p.add_argument("--seed", type=int, default=SEED, help="random seed (default %(default)s)")
+    p.add_argument("--logdir",
+                   help="where the TensorBoard event file goes (default <checkpoint's "
+                        "folder>/logs/evaluate, beside training's <out-dir>/logs, so one "
+                        "`tensorboard --logdir <out-dir>/logs` shows both)")
     args = p.parse_args(argv)
     if args.ais_runs < 2:
         p.error("--ais-runs must be at least 2 (the runs are used in two halves)")
+    if args.logdir is None:
+        args.logdir = os.path.join(os.path.dirname(args.checkpoint), "logs", "evaluate")
     return args
 
 
@@ -133,7 +144,7 @@ def score_ll(model, frames, previous, biases, args):
 
 
 def score_acc(model, frames, previous, biases, args):
-    """`(ACC, ACC of the mode)` as shares, printing both and the pooled-counts variant."""
+    """`(ACC, ACC of the mode, ACC of the pooled counts)` as shares, printing all three."""
     start = time.time()
     expected, mode, pooled = evaluation.frame_scores(model.distribution, frames, previous, biases,
                                                      args.acc_samples, args.acc_gibbs, args.batch)
@@ -145,9 +156,10 @@ def score_acc(model, frames, previous, biases, args):
     print(f"     {100 * mode.mean():.2f} %   (most probable of each frame's samples, mean over "
           f"time steps)")
     tp, fp, fn = pooled
-    print(f"     {100 * float(evaluation.accuracy(*pooled)):.2f} %   (sampled frames, counts "
-          f"pooled over the split: TP {tp} FP {fp} FN {fn})")
-    return expected.mean(), mode.mean()
+    acc_pooled = float(evaluation.accuracy(*pooled))
+    print(f"     {100 * acc_pooled:.2f} %   (sampled frames, counts pooled over the split: TP {tp} "
+          f"FP {fp} FN {fn})")
+    return expected.mean(), mode.mean(), acc_pooled
 
 
 def print_table(dataset, ll, acc, acc_mode, acc_repeat):
@@ -165,6 +177,47 @@ def print_table(dataset, ll, acc, acc_mode, acc_repeat):
     print(row.format("random (-88 ln 2)", f"{RANDOM_LL:.2f}", "-", "-"))
 
 
+def checkpoint_epoch(prefix):
+    """The epoch a checkpoint was saved at: its `epoch` variable (training's epoch checkpoints
+    hold one), else the n of an `epoch-<n>` name, else 0 (an exported or pre-trained model)."""
+    try:
+        return int(tf.train.load_checkpoint(prefix).get_tensor("epoch/.ATTRIBUTES/VARIABLE_VALUE"))
+    except (tf.errors.OpError, ValueError, TypeError):
+        match = re.fullmatch(rf"{checkpoints.EPOCH_NAME}-(\d+)", os.path.basename(prefix))
+        return int(match.group(1)) if match else 0
+
+
+def paper_markdown(dataset, ll, acc):
+    """Our LL and ACC beside the paper's rows for the dataset, as a Markdown table."""
+    lines = ["| | LL | ACC % |", "|---|---:|---:|", f"| this model | {ll:.2f} | {100 * acc:.2f} |"]
+    paper = paper_row(dataset)
+    if paper is None:
+        name = os.path.basename(dataset)
+        return "\n".join(lines + ["", f"The paper's Table 1 has no row for {name}."])
+    for label, score in (("RNN-RBM", paper.rnn_rbm), ("RNN-NADE (HF)", paper.rnn_nade),
+                         ("RNN (HF)", paper.rnn)):
+        lines.append(f"| paper {label} ({paper.name}) | {score.ll:.2f} | {score.acc:.2f} |")
+    return "\n".join(lines)
+
+
+def log_figures(args, figures, paper):
+    """Writes `figures` ({name: value as printed}) to TensorBoard; a logdir that cannot be written
+    costs one line on stderr, never the evaluation (its figures are printed already)."""
+    step, prefix = checkpoint_epoch(args.checkpoint), f"evaluate/{args.split}"
+    try:
+        summaries.log_scores(args.logdir, {f"{prefix}/{k}": v for k, v in figures.items()}, step,
+                             {f"{prefix}/flags": summaries.code_block(vars(args)),
+                              f"{prefix}/paper": paper})
+    except (tf.errors.OpError, OSError, ValueError) as e:
+        # TensorFlow's messages start with the op's internal name and end with its type: the
+        # cause alone, on one line, is what the user can act on.
+        message = str(e).split("}}")[-1].split(" [Op:")[0].strip().replace("\n", " ")
+        print(f"warning: no TensorBoard summaries, cannot write {args.logdir} ({message})",
+              file=sys.stderr)
+        return
+    print(f"TensorBoard: {prefix}/* at step {step} in {args.logdir}")
+
+
 def main(argv=None):
     args = parse_args(argv)
     tf.random.set_seed(args.seed)
@@ -173,11 +226,15 @@ def main(argv=None):
     frames, previous, biases = evaluation.conditional_rows(model, rolls)
     print(f"{args.checkpoint} on {args.dataset} [{args.split}]: {len(rolls)} sequences, "
           f"{len(frames)} time steps")
-    ll = score_ll(model, frames, previous, biases, args)
-    acc, acc_mode = score_acc(model, frames, previous, biases, args)
-    print_table(args.dataset, ll.mean(), acc, acc_mode,
-                evaluation.frame_accuracies(previous, frames).mean())
-    return ll.mean(), acc, acc_mode
+    ll = score_ll(model, frames, previous, biases, args).mean()
+    acc, acc_mode, acc_pooled = score_acc(model, frames, previous, biases, args)
+    acc_repeat = evaluation.frame_accuracies(previous, frames).mean()
+    print_table(args.dataset, ll, acc, acc_mode, acc_repeat)
+    # As printed: LL in nats per time step, the accuracies in %.
+    log_figures(args, {"ll": ll, "acc": 100 * acc, "acc_mode": 100 * acc_mode,
+                       "acc_pooled": 100 * acc_pooled, "acc_repeat_previous": 100 * acc_repeat},
+                paper_markdown(args.dataset, ll, acc))
+    return ll, acc, acc_mode
 
 
 if __name__ == "__main__":

@@ -22,9 +22,11 @@ import tensorflow as tf
 
 import checkpoints
 import cli
+import corpus
 import data
 import layout
 import rnn_rbm
+import streaming
 import summaries
 import training
 
@@ -51,7 +53,9 @@ def parse_args(argv):
                    help="epochs to train in total (default %(default)s)")
     songs = p.add_argument_group("songs")
     songs.add_argument("--data", default=layout.MIDI_DIR,
-                       help="folder of .mid files (default %(default)s)")
+                       help="folder of .mid files, or a corpus made by prepare_data.py (a folder "
+                            "with a manifest.jsonl; streamed, its train split) "
+                            "(default %(default)s)")
     songs.add_argument("--dataset",
                        help="a benchmark file (.json/.pickle); trains on its train split")
     cli.add_midi_limits(songs)
@@ -177,36 +181,58 @@ def cost_meaning(model):
             "trend matters more than its value")
 
 
-def train(model, optimizer, epoch, manager, songs, args):
-    """Runs epochs `epoch+1 .. args.num_epochs`, saving checkpoints on the way."""
+def train(model, optimizer, epoch, manager, source, args):
+    """Runs epochs `epoch+1 .. args.num_epochs` over the batches of `source` (`in_memory` or
+    `streamed`), saving checkpoints on the way."""
     step = training.make_train_step(model, optimizer, args.k, args.grad_clip, args.dropout,
                                     from_silence=args.negative_start == "silence")
-    chunks = training.split_into_chunks(songs, args.chunk_length)
-    padded = list(training.batches(chunks, args.batch_size))  # padded once, shuffled every epoch
-    rng = np.random.default_rng(args.seed + int(epoch))
+    epoch_batches, vectors = source
     settings = {k: v for k, v in vars(args).items() if k not in ("resume", "force")}
     log = summaries.RunLog(args.logdir or os.path.join(args.out_dir, "logs"), settings)
     sampler = rnn_rbm.make_sampler(model, layout.K_GENERATE, last_step="mode")
     print(cost_meaning(model))
     for n in range(int(epoch) + 1, args.num_epochs + 1):
         start = time.time()
+        costs = []
+        for v, mask in cli.progress(epoch_batches(n), desc=f"epoch {n}", leave=False):
+            costs.append(float(step(v, mask)))
+            log.step(costs[-1], optimizer.iterations)
+        epoch.assign(n)
+        seconds = time.time() - start
+        print(f"epoch {n}/{args.num_epochs}  cost {np.mean(costs):.4f}  {seconds:.1f} s  "
+              f"{vectors / max(seconds, 1e-9):,.0f} vectors/s")
+        log.epoch(n, np.mean(costs), seconds, vectors)
+        if args.sample_every and n % args.sample_every == 0:
+            log_sample(log, n, sampler, model.hparams)
+        if n % args.save_every == 0 or n == args.num_epochs:
+            save(manager, model, n, settings)
+
+
+def in_memory(songs, args, first_epoch):
+    """`(epoch_batches(n), vectors per epoch)` over songs held in memory: padded once, the
+    batches shuffled every epoch (and transposed with --transpose)."""
+    chunks = training.split_into_chunks(songs, args.chunk_length)
+    padded = list(training.batches(chunks, args.batch_size))
+    rng = np.random.default_rng(args.seed + first_epoch)
+
+    def epoch_batches(n):
         batches = list(padded)
         rng.shuffle(batches)
         if args.transpose:
             batches = [(training.transpose_batch(v, args.transpose, rng), mask)
                        for v, mask in batches]
-        costs = []
-        for v, mask in cli.progress(batches, desc=f"epoch {n}", leave=False):
-            costs.append(float(step(v, mask)))
-            log.step(costs[-1], optimizer.iterations)
-        epoch.assign(n)
-        seconds = time.time() - start
-        print(f"epoch {n}/{args.num_epochs}  cost {np.mean(costs):.4f}  {seconds:.1f} s")
-        log.epoch(n, np.mean(costs), seconds, sum(len(c) for c in chunks))
-        if args.sample_every and n % args.sample_every == 0:
-            log_sample(log, n, sampler, model.hparams)
-        if n % args.save_every == 0 or n == args.num_epochs:
-            save(manager, model, n, settings)
+        return batches
+
+    return epoch_batches, sum(len(c) for c in chunks)
+
+
+def streamed(hparams, args):
+    """`(epoch_batches(n), vectors per epoch)` read from the prepared corpus `args.data`, in an
+    order set by the seed and the epoch."""
+    _, entries = streaming.songs(args.data, hparams, "train", args.key)
+    return (lambda n: streaming.training_batches(args.data, hparams, args.key, args.chunk_length,
+                                                 args.batch_size, seed=args.seed * 1000 + n),
+            streaming.vectors_in(entries, hparams.num_timesteps))
 
 
 def log_sample(log, n, sampler, hparams):
@@ -243,17 +269,22 @@ def run(args):
             raise ValueError(f"{args.init}: --transpose needs one unit per key (a model for "
                              f"--dataset); this one has an articulation half or several frames "
                              f"per vector")
-        songs = data.load_songs(hp, midi_dir=args.data, dataset=args.dataset, key=args.key,
-                                **cli.midi_limits(args))
+        if corpus.is_cache(args.data) and not args.dataset:
+            source = streamed(hp, args)
+            what = f"prepared corpus {args.data}"
+        else:
+            songs = data.load_songs(hp, midi_dir=args.data, dataset=args.dataset, key=args.key,
+                                    **cli.midi_limits(args))
+            source = in_memory(songs, args, int(epoch))
+            what = f"{len(songs)} songs"
     except (checkpoints.CheckpointError, OSError, ValueError) as e:
         sys.exit(f"error: {e}")
     if int(epoch) >= args.num_epochs:
         sys.exit(f"error: {args.out_dir} is already at epoch {int(epoch)}; ask for more epochs "
                  f"than that")
     tf.random.set_seed(args.seed + int(epoch))
-    print(f"{len(songs)} songs, {sum(len(s) for s in songs)} vectors; training epochs "
-          f"{int(epoch) + 1}..{args.num_epochs}")
-    train(model, optimizer, epoch, manager, songs, args)
+    print(f"{what}, {source[1]} vectors; training epochs {int(epoch) + 1}..{args.num_epochs}")
+    train(model, optimizer, epoch, manager, source, args)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,9 @@
 TensorBoard itself is only needed to look: the summaries are written with `tf.summary.write` and
 the metadata TensorBoard's scalar, image and text views read, which TensorFlow writes alone
 (`tf.summary.scalar` and its siblings would need the tensorboard package installed).
+
+`RunLog` is training's log; `log_scores` writes an evaluation's figures (rnn_rbm_evaluate.py,
+into `<out-dir>/logs/evaluate` by default, so the same `tensorboard --logdir` shows both).
 """
 import json
 
@@ -56,3 +59,28 @@ class RunLog:
         with self.writer.as_default():
             tf.summary.write("sample", encoded, step=n, metadata=_metadata("images"))
         self.writer.flush()
+
+
+def code_block(values):
+    """`values` as indented JSON in a Markdown code block, which TensorBoard's text view shows
+    verbatim (as plain text it would run the lines together)."""
+    return f"```\n{json.dumps(values, indent=2, sort_keys=True, default=str)}\n```"
+
+
+def log_scores(logdir, scores, step, texts):
+    """Writes `scores` ({tag: number}) as scalars and `texts` ({tag: Markdown}) as text, all at
+    `step`, to a new event file under `logdir`, closed (so complete on disk) when it returns.
+
+    One call per evaluation: evaluations of several epochs into one `logdir` make one curve per
+    tag over the epochs. Raises `tf.errors.OpError` when `logdir` cannot be written.
+    """
+    writer = tf.summary.create_file_writer(logdir)
+    try:
+        with writer.as_default():
+            for tag, value in scores.items():
+                tf.summary.write(tag, tf.constant(value, tf.float32), step=step,
+                                 metadata=_metadata("scalars"))
+            for tag, text in texts.items():
+                tf.summary.write(tag, tf.constant(text), step=step, metadata=_metadata("text"))
+    finally:
+        writer.close()

@@ -26,10 +26,12 @@ import tensorflow as tf
 
 import checkpoints
 import cli
+import corpus
 import data
 import distributions
 import layout
 import rnn_rbm
+import streaming
 
 # Defaults of pre-training: the original repository's. The model's sizes come from rnn_rbm.HParams
 # and the songs' key from layout.KEY (see the README's departures).
@@ -43,7 +45,8 @@ REPORTS = 5           # progress lines printed over the epochs
 def parse_args(argv):
     p = cli.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--data", default=layout.MIDI_DIR,
-                   help="folder of .mid files to train on (default %(default)s)")
+                   help="folder of .mid files, or a corpus made by prepare_data.py "
+                        "(default %(default)s)")
     p.add_argument("--dataset", help="a benchmark file (.json/.pickle, train split) instead of "
                    "MIDI; selects the paper's 88-key setting")
     p.add_argument("--out", type=cli.checkpoint_path, default=layout.INIT_CHECKPOINT,
@@ -103,20 +106,45 @@ def make_epoch(distribution, n_visible, k, lr):
     return epoch
 
 
-def pretrain(model, songs, epochs, k, lr, reports=REPORTS):
-    """Fits `model.distribution` to the vectors of `songs`, one song per update as in the
-    original; prints the error at `reports` evenly spaced epochs and returns the last one."""
+def pretrain(model, blocks, epochs, k, lr, reports=REPORTS):
+    """Fits `model.distribution` to the songs, one song per update as in the original; prints
+    the error at `reports` evenly spaced epochs and returns the last one.
+
+    `blocks()` gives one epoch's songs as `(vectors [N, n_visible], bounds [songs + 1])` blocks
+    (`in_memory_blocks`, or `streaming.song_blocks` for a prepared corpus).
+    """
     run_epoch = make_epoch(model.distribution, model.hparams.n_visible, k, lr)
-    vectors = tf.constant(np.concatenate(songs), tf.float32)
-    bounds = tf.constant(np.cumsum([0] + [len(s) for s in songs]), tf.int32)
     shown = set(np.linspace(1, epochs, min(reports, epochs)).round().astype(int))
     label = "-log p per vector, nats" if model.distribution.exact else "reconstruction error"
     error = float("nan")
     for n in cli.progress(range(1, epochs + 1), desc="pre-training", unit="epoch"):
-        error = float(run_epoch(vectors, bounds))
+        total, count = 0.0, 0
+        for vectors, bounds in blocks():
+            total += float(run_epoch(vectors, bounds)) * len(vectors)
+            count += len(vectors)
+        error = total / count
         if n in shown:
             print(f"epoch {n}/{epochs}  {label} {error:.4f}  (lower is better)")
     return error
+
+
+def in_memory_blocks(songs):
+    """`pretrain`'s blocks for songs held in memory: all of them, as one block."""
+    block = (tf.constant(np.concatenate(songs), tf.float32),
+             tf.constant(np.cumsum([0] + [len(s) for s in songs]), tf.int32))
+    return lambda: [block]
+
+
+def training_songs(args, hparams):
+    """`(blocks, songs, vectors)` of the training material: a MIDI folder or benchmark split held
+    in memory, or a prepared corpus (`prepare_data.py`) streamed."""
+    if corpus.is_cache(args.data) and not args.dataset:
+        _, entries = streaming.songs(args.data, hparams, "train", args.key)
+        return (lambda: streaming.song_blocks(args.data, hparams, args.key), len(entries),
+                streaming.vectors_in(entries, hparams.num_timesteps))
+    songs = data.load_songs(hparams, midi_dir=args.data, dataset=args.dataset, key=args.key,
+                            **cli.midi_limits(args))
+    return in_memory_blocks(songs), len(songs), sum(len(s) for s in songs)
 
 
 def main(argv=None):
@@ -131,16 +159,15 @@ def main(argv=None):
         if not os.access(folder, os.W_OK):
             raise OSError(f"{folder}: not writable; pick another --out")
         hparams = hparams_from_args(args)
-        songs = data.load_songs(hparams, midi_dir=args.data, dataset=args.dataset, key=args.key,
-                                **cli.midi_limits(args))
+        blocks, n_songs, n_vectors = training_songs(args, hparams)
     except (OSError, ValueError) as e:
         sys.exit(f"error: {e}")
     tf.random.set_seed(args.seed)
     model = rnn_rbm.RnnRbm(hparams, seed=args.seed)
-    print(f"{len(songs)} songs, {sum(len(s) for s in songs)} vectors of {hparams.n_visible} "
+    print(f"{n_songs} songs, {n_vectors} vectors of {hparams.n_visible} "
           f"units; {hparams.distribution.upper()} with {hparams.n_hidden} hidden units")
     start = time.time()
-    pretrain(model, songs, args.epochs, args.k, args.lr)
+    pretrain(model, blocks, args.epochs, args.k, args.lr)
     try:
         checkpoints.save(args.out, model, run=dict(vars(args)))
     except OSError as e:

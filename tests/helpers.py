@@ -2,6 +2,8 @@
 import os
 
 import numpy as np
+import tensorflow as tf
+from tensorflow.core.util import event_pb2
 
 import midi_manipulation
 import rnn_rbm
@@ -46,3 +48,28 @@ def write_chord_songs(folder, count=3, frames=80, pitches=range(30, 60), notes=3
             matrix[start:start + 4, chord] = 1
             matrix[start, midi_manipulation.span + chord] = 1
         midi_manipulation.noteStateMatrixToMidi(matrix, os.path.join(folder, f"song{i}"))
+
+
+def tensorboard_events(logdir):
+    """`[(tag, step, value), ...]` of every summary in the event files directly under `logdir`,
+    in the order written; `value` is the summary's tensor: a Python number or bytes (text) for
+    a scalar, a numpy array otherwise (an image's width, height and PNG)."""
+    events = []
+    for name in sorted(os.listdir(logdir)):
+        path = os.path.join(logdir, name)
+        if not os.path.isfile(path):  # evaluations write to logs/evaluate, beside training's file
+            continue
+        for record in tf.data.TFRecordDataset(path):
+            event = event_pb2.Event.FromString(record.numpy())
+            for value in event.summary.value:
+                array = tf.make_ndarray(value.tensor)
+                events.append((value.tag, event.step, array.item() if array.ndim == 0 else array))
+    return events
+
+
+def tensorboard_tags(logdir):
+    """`{tag: [step, ...]}` of every summary in the event files directly under `logdir`."""
+    tags = {}
+    for tag, step, _ in tensorboard_events(logdir):
+        tags.setdefault(tag, []).append(step)
+    return tags

@@ -7,7 +7,7 @@ import mido
 import numpy as np
 import pytest
 import tensorflow as tf
-from helpers import write_chord_songs
+from helpers import tensorboard_tags, write_chord_songs
 
 import checkpoints
 import distributions
@@ -248,19 +248,6 @@ def test_resume_keeps_the_resumed_runs_settings_unless_given_again(plain_rnn_ini
     stored = checkpoints.load_description(os.path.join(out, "epoch-2"))[1]
     assert (stored["key"], stored["lr"], stored["data"]) == ("as-is", 0.01, data)
     assert stored["batch_size"] == 3  # given again, so this run's
-
-
-def tensorboard_tags(logdir):
-    """`{tag: [step, ...]}` of every summary in the event files under `logdir`."""
-    from tensorflow.core.util import event_pb2
-
-    tags = {}
-    for name in os.listdir(logdir):
-        for record in tf.data.TFRecordDataset(os.path.join(logdir, name)):
-            event = event_pb2.Event.FromString(record.numpy())
-            for value in event.summary.value:
-                tags.setdefault(value.tag, []).append(event.step)
-    return tags
 
 
 def test_training_writes_tensorboard_summaries_that_read_back(trained, tmp_path):

@@ -1,0 +1,209 @@
+"""Prepared corpora: what prepare_data.py writes, how a second or interrupted run continues, and
+that streaming from the cache gives the vectors the MIDI folder gives."""
+import json
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from helpers import write_chord_songs
+
+import corpus
+import data
+import layout
+import midi_manipulation
+import prepare_data
+import rnn_rbm
+import shards
+import streaming
+import training
+
+LIMITS = dict(max_frames=midi_manipulation.MAX_FRAMES,
+              max_silent_frames=midi_manipulation.MAX_SILENT_FRAMES)
+
+
+def songs_folder(root):
+    """Five good songs (one in a subfolder, lengths 60..140), a corrupt file and a short one."""
+    folder = root / "midi"
+    for i, frames in enumerate((60, 80, 100, 120)):
+        write_chord_songs(str(folder / f"set{i}"), count=1, frames=frames,
+                          pitches=range(40 + i, 70))
+    write_chord_songs(str(folder / "set0" / "deeper"), count=1, frames=140)
+    (folder / "broken.mid").write_bytes(b"MThd\x00\x00\x00\x06garbage")
+    write_chord_songs(str(folder / "short"), count=1, frames=20)
+    return folder
+
+
+def records_of(cache):
+    """`{path: note-state matrix}` of every record in the cache's shards."""
+    found = {}
+    for name in sorted(os.listdir(cache)):
+        if name.endswith(".tfrecord.gz"):
+            for record in tf.data.TFRecordDataset(os.path.join(cache, name), "GZIP"):
+                example = tf.train.Example.FromString(record.numpy()).features.feature
+                path = example["path"].bytes_list.value[0].decode()
+                assert path not in found
+                found[path] = corpus.unpack(example["bits"].bytes_list.value[0],
+                                            example["frames"].int64_list.value[0])
+    return found
+
+
+def prepare(folder, cache, **kwargs):
+    return shards.prepare([str(folder)], str(cache), 1, LIMITS, **kwargs)
+
+
+def test_records_hold_each_songs_exact_matrix_and_bad_files_are_listed_with_why(tmp_path):
+    folder = songs_folder(tmp_path)
+    with pytest.warns(UserWarning) as caught:
+        counts = prepare(folder, tmp_path / "cache")
+    assert counts == dict(files=7, parsed=5, unchanged=0, skipped=2, dropped=0)
+    assert any("broken.mid" in str(w.message) for w in caught)
+    head, entries = corpus.read_manifest(tmp_path / "cache")
+    assert head["complete"] and head["lowest_note"] == layout.LOWEST_NOTE
+    skipped = {os.path.basename(p): e["skipped"] for p, e in entries.items() if "skipped" in e}
+    assert set(skipped) == {"broken.mid", "song0.mid"}
+    assert "fewer than the 50" in skipped["song0.mid"]
+    records = records_of(tmp_path / "cache")
+    assert len(records) == 5
+    for path, matrix in records.items():
+        np.testing.assert_array_equal(matrix, midi_manipulation.midiToNoteStateMatrix(path))
+        assert entries[path]["frames"] == len(matrix)
+        assert entries[path]["sha256"] == corpus.file_sha256(path)
+
+
+def test_a_second_run_parses_only_new_and_changed_files_and_drops_gone_ones(tmp_path):
+    folder, cache = songs_folder(tmp_path), tmp_path / "cache"
+    with pytest.warns(UserWarning):
+        prepare(folder, cache, shard_songs=2)
+    assert prepare(folder, cache)["parsed"] == 0
+    touched = folder / "set1" / "song0.mid"
+    os.utime(touched, ns=(1, 1))  # same content, another time: hashed, not parsed
+    changed = folder / "set2" / "song0.mid"
+    write_chord_songs(str(changed.parent), count=1, frames=64, pitches=range(50, 60))
+    os.remove(folder / "set3" / "song0.mid")
+    write_chord_songs(str(folder / "new"), count=1, frames=72)
+    counts = prepare(folder, cache)
+    assert (counts["parsed"], counts["unchanged"], counts["dropped"]) == (2, 5, 1)
+    records = records_of(cache)
+    assert len(records) == 5 and str(folder / "set3" / "song0.mid") not in records
+    assert len(records[str(changed)]) == 64  # the old record of the changed file is gone
+    _, entries = corpus.read_manifest(cache)
+    assert sorted(n for n in os.listdir(cache) if ".tfrecord" in n) == sorted(
+        {e["shard"] for e in entries.values() if "shard" in e})
+
+
+def test_an_interrupted_run_keeps_its_whole_shards_and_the_next_run_finishes(tmp_path,
+                                                                              monkeypatch):
+    folder, cache = songs_folder(tmp_path), tmp_path / "cache"
+    parse = corpus.parse_in_parallel
+
+    def interrupted(tasks, processes):
+        for n, entry in enumerate(parse(tasks, processes)):
+            if n == 4:  # after the broken file and three songs: one shard whole, one not
+                raise KeyboardInterrupt
+            yield entry
+
+    monkeypatch.setattr(corpus, "parse_in_parallel", interrupted)
+    with pytest.raises(KeyboardInterrupt), pytest.warns(UserWarning):
+        prepare(folder, cache, shard_songs=2, valid_share=0.0)
+    with pytest.raises(corpus.CacheError, match="did not finish"):
+        corpus.songs_of(cache, "train")
+    _, entries = corpus.read_manifest(cache)
+    done = [p for p, e in entries.items() if "shard" in e]
+    assert len(done) == 2  # the whole shard's two songs; the third's shard was never finished
+    monkeypatch.setattr(corpus, "parse_in_parallel", parse)
+    counts = prepare(folder, cache, shard_songs=2, valid_share=0.0)
+    assert counts["parsed"] == 3 and counts["unchanged"] == 3  # two songs and the broken file
+    assert len(records_of(cache)) == 5
+    assert not [n for n in os.listdir(cache) if n.endswith(".partial")]
+
+
+def test_the_split_follows_the_content_hash(tmp_path):
+    assert corpus.split_of("00000000" + "f" * 56, 0.1) == "valid"
+    assert corpus.split_of("ffffffff" + "0" * 56, 0.1) == "train"
+    assert corpus.split_of("19999999" + "0" * 56, 0.1) == "valid"  # just under 0.1 * 2**32
+    assert corpus.split_of("1999999a" + "0" * 56, 0.1) == "train"
+    folder = songs_folder(tmp_path)
+    with pytest.warns(UserWarning):
+        prepare(folder, tmp_path / "cache", valid_share=0.5)
+    _, entries = corpus.read_manifest(tmp_path / "cache")
+    for e in entries.values():
+        if "split" in e:
+            assert e["split"] == corpus.split_of(e["sha256"], 0.5)
+            assert e["shard"].startswith(e["split"] + "-")
+
+
+def test_refuses_a_folder_that_is_not_a_cache_and_other_settings_without_force(tmp_path):
+    folder = songs_folder(tmp_path)
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep me")
+    with pytest.raises(corpus.CacheError, match="not a prepared corpus"):
+        prepare(folder, tmp_path / "mine")
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
+    with pytest.warns(UserWarning):
+        prepare(folder, tmp_path / "cache")
+    with pytest.raises(corpus.CacheError, match="other settings"):
+        prepare(folder, tmp_path / "cache", valid_share=0.3)
+    with pytest.warns(UserWarning):
+        assert prepare(folder, tmp_path / "cache", valid_share=0.3, force=True)["parsed"] == 5
+
+
+def test_two_processes_write_the_same_cache_as_one(tmp_path, capsys):
+    folder = songs_folder(tmp_path)
+    for n in (1, 2):
+        with pytest.warns(UserWarning):
+            prepare_data.main([str(folder), "--out", str(tmp_path / f"p{n}"), "--processes",
+                               str(n)])
+        assert "7 MIDI files: 5 parsed, 0 unchanged, 2 skipped" in capsys.readouterr().out
+    lines = [[json.loads(x) for x in open(tmp_path / f"p{n}" / corpus.MANIFEST)] for n in (1, 2)]
+    assert lines[0] == lines[1]
+    assert records_of(tmp_path / "p1").keys() == records_of(tmp_path / "p2").keys()
+
+
+def test_tensorflow_to_c_matches_numpys(tmp_path):
+    rng = np.random.default_rng(5)
+    for trial in range(40):
+        frames = (rng.random((int(rng.integers(1, 30)), 2 * layout.SPAN)) < 0.05).astype(np.uint8)
+        if trial % 5 == 0:
+            frames[:] = 0  # no onsets: no move
+        np.testing.assert_array_equal(streaming.to_c(tf.constant(frames)).numpy(),
+                                      data.to_c(frames, 1))
+
+
+@pytest.mark.parametrize("num_timesteps, chunk_length, key", [(4, 100, "c"), (5, 7, "as-is"),
+                                                             (1, 0, "c")])
+def test_streamed_batches_hold_the_chunks_of_the_midi_folder(tmp_path, num_timesteps,
+                                                              chunk_length, key):
+    folder = tmp_path / "flat"
+    write_chord_songs(str(folder), count=6, frames=90)
+    write_chord_songs(str(folder / "x"), count=1, frames=203)
+    os.rename(folder / "x" / "song0.mid", folder / "long.mid")
+    prepare(folder, tmp_path / "cache", valid_share=0.0, shard_songs=3)
+    hparams = rnn_rbm.HParams(n_hidden=4, num_timesteps=num_timesteps)
+    songs = data.load_songs(hparams, midi_dir=str(folder), key=key)
+    expected = sorted(c.astype(np.uint8).tobytes()
+                      for c in training.split_into_chunks(songs, chunk_length))
+    got = []
+    for v, mask in streaming.training_batches(str(tmp_path / "cache"), hparams, key,
+                                              chunk_length, 3, seed=1):
+        assert v.dtype == tf.float32 and v.shape[0] <= 3
+        lengths = mask.numpy().sum(axis=1).astype(int)
+        got += [v.numpy()[i, :n].astype(np.uint8).tobytes() for i, n in enumerate(lengths)]
+    assert sorted(got) == expected
+    blocks = list(streaming.song_blocks(str(tmp_path / "cache"), hparams, key))
+    np.testing.assert_array_equal(np.concatenate([b[0] for b in blocks]), np.concatenate(songs))
+
+
+def test_an_unfinished_cache_or_another_layout_is_refused_in_one_line(tmp_path):
+    folder = tmp_path / "flat"
+    write_chord_songs(str(folder), count=2, frames=60)
+    prepare(folder, tmp_path / "cache", valid_share=0.0)
+    paper = rnn_rbm.paper_hparams(n_hidden=4)
+    with pytest.raises(corpus.CacheError, match="another layout"):
+        streaming.songs(str(tmp_path / "cache"), paper)
+    with pytest.raises(corpus.CacheError, match="no valid songs"):
+        streaming.songs(str(tmp_path / "cache"), rnn_rbm.HParams(n_hidden=4), "valid")
+    head, entries = corpus.read_manifest(tmp_path / "cache")
+    corpus.write_manifest(tmp_path / "cache", head | {"complete": False}, entries)
+    with pytest.raises(corpus.CacheError, match="did not finish"):
+        streaming.songs(str(tmp_path / "cache"), rnn_rbm.HParams(n_hidden=4))

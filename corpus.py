@@ -103,17 +103,32 @@ def read_manifest(cache):
 
 
 def songs_of(cache, split):
-    """The header and the entries of one split's songs, in path order, checking the cache is
-    complete and its shards are there. Raises CacheError (one line) otherwise."""
-    head, entries = read_manifest(cache)
-    if not head.get("complete"):
-        raise CacheError(f"{cache}: its preparation did not finish; run prepare_data.py again "
-                         f"with the same folders to complete it")
-    songs = [e for _, e in sorted(entries.items()) if e.get("split") == split]
-    for shard in sorted({e["shard"] for e in songs}):
+    """`(header, shards, frames)` of one split: its shard names (sorted) and each song's frame
+    count, in manifest order. Reads the manifest a line at a time and keeps only these, so a
+    corpus of any size costs a few bytes a song. Raises CacheError (one line) unless the cache
+    is complete (a complete manifest has one line per file) and its shards are there."""
+    path = os.path.join(cache, MANIFEST)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            head = json.loads(handle.readline() or "{}")
+            if head.get("format") != FORMAT or head.get("version") != VERSION:
+                read_manifest(cache)  # raises with the reason
+            if not head.get("complete"):
+                raise CacheError(f"{cache}: its preparation did not finish; run prepare_data.py "
+                                 f"again with the same folders to complete it")
+            shards, frames = set(), []
+            for line in handle:
+                entry = json.loads(line)
+                if entry.get("split") == split:
+                    shards.add(entry["shard"])
+                    frames.append(entry["frames"])
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, AttributeError) as e:
+        raise CacheError(f"{path}: not a readable manifest ({type(e).__name__} {e}); prepare "
+                         f"the cache again") from e
+    for shard in sorted(shards):
         if not os.path.isfile(os.path.join(cache, shard)):
             raise CacheError(f"{cache}: shard {shard} is missing; run prepare_data.py again")
-    return head, songs
+    return head, sorted(shards), frames
 
 
 def file_sha256(path):

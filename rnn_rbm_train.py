@@ -229,10 +229,10 @@ def in_memory(songs, args, first_epoch):
 def streamed(hparams, args):
     """`(epoch_batches(n), vectors per epoch)` read from the prepared corpus `args.data`, in an
     order set by the seed and the epoch."""
-    _, entries = streaming.songs(args.data, hparams, "train", args.key)
+    _, frames = streaming.songs(args.data, hparams, "train", args.key)
     return (lambda n: streaming.training_batches(args.data, hparams, args.key, args.chunk_length,
                                                  args.batch_size, seed=args.seed * 1000 + n),
-            streaming.vectors_in(entries, hparams.num_timesteps))
+            streaming.vectors_in(frames, hparams.num_timesteps))
 
 
 def log_sample(log, n, sampler, hparams):

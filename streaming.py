@@ -31,9 +31,9 @@ def check_model(cache, head, hparams):
                                 f"uses another layout")
 
 
-def vectors_in(songs, num_timesteps):
-    """The visible vectors the songs of these manifest entries make."""
-    return sum(e["frames"] // num_timesteps for e in songs if e["frames"] >= num_timesteps)
+def vectors_in(frames, num_timesteps):
+    """The visible vectors songs of these frame counts make."""
+    return sum(f // num_timesteps for f in frames if f >= num_timesteps)
 
 
 def decode(record, width=2 * layout.SPAN):
@@ -74,16 +74,16 @@ def songs(cache, hparams, split="train", key=layout.KEY, seed=None):
       seed: None reads shards and songs in manifest order; an int shuffles the shards' order and
         the songs within a buffer of `SHUFFLE_SONGS`.
     Returns:
-      `(dataset, entries)`: the dataset and the manifest entries of its songs.
+      `(dataset, frames)`: the dataset and its songs' frame counts (`corpus.songs_of`).
     Raises:
       corpus.CacheError: an incomplete cache, a missing shard, or a layout the model can't read.
     """
-    head, entries = corpus.songs_of(cache, split)
-    if not entries:
+    head, shards, frames = corpus.songs_of(cache, split)
+    if not frames:
         raise corpus.CacheError(f"{cache}: no {split} songs; prepare it with more files")
     check_model(cache, head, hparams)
     nt = hparams.num_timesteps
-    paths = sorted({os.path.join(cache, e["shard"]) for e in entries})
+    paths = [os.path.join(cache, shard) for shard in shards]
     ds = tf.data.Dataset.from_tensor_slices(paths)
 
     def read(path):
@@ -105,7 +105,7 @@ def songs(cache, hparams, split="train", key=layout.KEY, seed=None):
             frames = to_c(frames, hparams.lowest_note)
         return tf.reshape(frames, [-1, hparams.n_visible])
 
-    return ds.map(vectors, num_parallel_calls=tf.data.AUTOTUNE), entries
+    return ds.map(vectors, num_parallel_calls=tf.data.AUTOTUNE), frames
 
 
 def chunks(ds, chunk_length):

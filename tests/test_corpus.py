@@ -207,3 +207,37 @@ def test_an_unfinished_cache_or_another_layout_is_refused_in_one_line(tmp_path):
     corpus.write_manifest(tmp_path / "cache", head | {"complete": False}, entries)
     with pytest.raises(corpus.CacheError, match="did not finish"):
         streaming.songs(str(tmp_path / "cache"), rnn_rbm.HParams(n_hidden=4))
+
+
+def test_a_damaged_manifest_is_one_clear_error(tmp_path):
+    folder = tmp_path / "flat"
+    write_chord_songs(str(folder), count=2, frames=60)
+    prepare(folder, tmp_path / "cache", valid_share=0.0)
+    manifest = tmp_path / "cache" / corpus.MANIFEST
+    manifest.write_text(manifest.read_text()[:-30])
+    with pytest.raises(corpus.CacheError, match="not a readable manifest"):
+        corpus.songs_of(str(tmp_path / "cache"), "train")
+    manifest.write_text('{"format": "something else"}\n')
+    with pytest.raises(corpus.CacheError, match="not a manifest of prepare_data.py"):
+        corpus.songs_of(str(tmp_path / "cache"), "train")
+
+
+def test_the_scripts_pretrain_and_train_from_a_cache(tmp_path, capsys):
+    import rnn_rbm_train
+    import weight_initializations
+    folder, cache = tmp_path / "flat", str(tmp_path / "cache")
+    write_chord_songs(str(folder), count=3, frames=80)
+    prepare_data.main([str(folder), "--out", cache, "--valid-share", "0"])
+    init = str(tmp_path / "ckpt" / "initialized")
+    for source in (str(folder), cache):  # pre-training reads both the same way
+        weight_initializations.main(["--data", source, "--out", init, "--epochs", "2",
+                                     "--n-hidden", "8", "--force"])
+    printed = capsys.readouterr().out.splitlines()
+    errors = [line for line in printed if line.startswith("epoch 2/2")]
+    assert len(errors) == 2 and errors[0] == errors[1]
+    rnn_rbm_train.main(["2", "--data", cache, "--init", init, "--out-dir",
+                        str(tmp_path / "ckpt"), "--k", "2", "--sample-every", "0"])
+    printed = capsys.readouterr().out
+    assert f"prepared corpus {cache}, 60 vectors; training epochs 1..2" in printed
+    assert "epoch 2/2" in printed and "vectors/s" in printed
+    assert os.path.exists(str(tmp_path / "ckpt" / "epoch-2.index"))

@@ -321,13 +321,14 @@ class RBM(tf.Module):
     def biases(self):
         return (self.bv, self.bh)
 
-    def training_cost(self, v, biases, k, noise=None, from_silence=False):
+    def training_cost(self, v, biases, k, noise=None, from_silence=False, seed=None):
         """CD-k: mean of F(v) - F(v*) over the rows of `v`, v* from a `k`-step chain from `v`, or
         with `from_silence` from all-zero rows: the chain the sampler runs, so that training
-        shapes what a `k`-step chain from silence reaches."""
+        shapes what a `k`-step chain from silence reaches. `seed` (`[2]` int64, optional) names
+        the chain's draws (see `fused_chain`)."""
         bv, bh = biases
         start = tf.zeros_like(v) if from_silence else v
-        negative = gibbs_chain(start, self.W, bv, bh, k, noise)
+        negative = gibbs_chain(start, self.W, bv, bh, k, noise, seed)
         return free_energy_cost(v, negative, self.W, bv, bh)
 
     def sample(self, start, biases, k, last_step="sample", seed=None):

@@ -21,9 +21,9 @@ class _Exact(tf.Module):
 
     exact = True
 
-    def training_cost(self, v, biases, k=None, noise=None, from_silence=False):
-        """Mean over the rows of -log p(v), in nats (`k`, `noise` and `from_silence` are the
-        RBM's; unused)."""
+    def training_cost(self, v, biases, k=None, noise=None, from_silence=False, seed=None):
+        """Mean over the rows of -log p(v), in nats (`k`, `noise`, `from_silence` and `seed` are
+        the RBM's; unused)."""
         return -tf.reduce_mean(self.log_prob(v, biases))
 
     def sample(self, start, biases, k=None, last_step="sample", seed=None):

@@ -155,29 +155,30 @@ class RnnRbm(tf.Module):
         u_init = tf.tile(self.u0[tf.newaxis], [tf.shape(v)[0], 1])
         return tf.transpose(recurrence.tanh_recurrence(drive, u_init, self.Wuu), [1, 0, 2])
 
-    def conditional_biases(self, v, dropout=0.0):
+    def conditional_biases(self, v, dropout=0.0, seed=None):
         """Per-step biases, one `[batch, time, size]` tensor per bias of the distribution.
 
         Step t uses u_{t-1}: u0 for the first step, then the states after frames 1..t-1. With
         `dropout` > 0 (training only), that share of the notes the RNN reads and of the states the
         biases read are zeroed and the rest scaled up; the distributions' own frames are not
-        touched.
+        touched. With `seed` (`[2]` int64) the dropped units are a pure function of it, else
+        they come from TensorFlow's global generator.
         """
-        u = self.rnn_states(tf.nn.dropout(v, rate=dropout) if dropout > 0 else v)
+        u = self.rnn_states(_dropout(v, dropout, seed, 0) if dropout > 0 else v)
         u0 = tf.tile(self.u0[tf.newaxis, tf.newaxis], [tf.shape(v)[0], 1, 1])
         u_prev = tf.concat([u0, u[:, :-1]], axis=1)  # [batch, time, n_hidden_recurrent]
         if dropout > 0:
-            u_prev = tf.nn.dropout(u_prev, rate=dropout)
+            u_prev = _dropout(u_prev, dropout, seed, 1)
         return self.biases_given(u_prev)
 
-    def frames_and_biases(self, v, mask, dropout=0.0):
+    def frames_and_biases(self, v, mask, dropout=0.0, seed=None):
         """The real (unpadded) frames `[N, n_visible]` and their biases as rows `[N, size]`, with N
         the number of 1s in `mask`."""
         keep = mask > 0.5
-        biases = self.conditional_biases(v, dropout)
+        biases = self.conditional_biases(v, dropout, seed)
         return tf.boolean_mask(v, keep), tuple(tf.boolean_mask(b, keep) for b in biases)
 
-    def training_cost(self, v, mask, k, noise=None, dropout=0.0, from_silence=False):
+    def training_cost(self, v, mask, k, noise=None, dropout=0.0, from_silence=False, seed=None):
         """The cost a training step differentiates, a mean over the real frames of `v`.
 
         For an RBM at each step: F_t(v_t) - F_t(v_t*), v_t* from CD-k, whose gradient is the CD
@@ -189,9 +190,14 @@ class RnnRbm(tf.Module):
           k: Gibbs steps of CD-k (unused by an exact distribution).
           noise: optional pre-drawn uniforms for the chain, see `RBM.gibbs_chain` (N = real frames).
           dropout: see `conditional_biases`; 0 except in training.
+          seed: optional `[2]` int64 that the dropout and the chain's draws are a function of
+            (replicas of a distributed step each pass their own); without it they come from
+            TensorFlow's global generator, as in a single-device step.
         """
-        frames, biases = self.frames_and_biases(v, mask, dropout)
-        return self.distribution.training_cost(frames, biases, k, noise, from_silence)
+        frames, biases = self.frames_and_biases(v, mask, dropout, seed)
+        if seed is not None:  # apart from the dropout's offshoots 0 and 1
+            seed = tf.random.experimental.stateless_fold_in(seed, 2)
+        return self.distribution.training_cost(frames, biases, k, noise, from_silence, seed)
 
     def generate(self, num_steps, primer, k, chain_from_previous=False, last_step="sample"):
         """Samples `num_steps` vectors for each sequence in a batch.
@@ -230,6 +236,14 @@ class RnnRbm(tf.Module):
         out = tf.TensorArray(tf.float32, size=num_steps)
         _, _, _, out = tf.while_loop(lambda i, *_: i < num_steps, body, (tf.constant(0), u, v, out))
         return tf.transpose(out.stack(), [1, 0, 2])
+
+
+def _dropout(x, rate, seed, stream):
+    """`tf.nn.dropout`, or with `seed` its stateless twin on the seed's `stream`-th offshoot."""
+    if seed is None:
+        return tf.nn.dropout(x, rate=rate)
+    return tf.nn.experimental.stateless_dropout(
+        x, rate, seed=tf.random.experimental.stateless_fold_in(seed, stream))
 
 
 def _rnn_weight_name(bias_name):

@@ -13,8 +13,12 @@ exact negative log-likelihood.
 """
 import quiet_tensorflow  # noqa: F401  (first: TensorFlow without its start-up lines)
 
+import contextlib
+import functools
 import os
+import shutil
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -24,6 +28,7 @@ import checkpoints
 import cli
 import corpus
 import data
+import distribute
 import layout
 import rnn_rbm
 import streaming
@@ -45,6 +50,7 @@ NEGATIVE_START = "silence"  # where CD's chains start: "silence", as generation'
 SAMPLE_EVERY = 10         # epochs between sample piano rolls in TensorBoard (0 = none)
 SAMPLE_STEPS = 64         # vectors in each such sample
 TRANSPOSE = 0             # largest random transposition in semitones (0 = none)
+STRATEGY = "one"          # tf.distribute strategy: "one", "mirrored" or "multi_worker"
 
 
 def parse_args(argv):
@@ -82,6 +88,14 @@ def parse_args(argv):
                        help="epochs between piano rolls of a short sample, 0 for none "
                             "(default %(default)s)")
     add_update_flags(p.add_argument_group("updates"))
+    devices = p.add_argument_group("devices")
+    devices.add_argument("--strategy", choices=distribute.STRATEGIES, default=STRATEGY,
+                         help="one: a single device; mirrored: every local GPU (or the CPU), "
+                              "each batch split over them; multi_worker: several machines, "
+                              "from TF_CONFIG (docs/distributed.md) (default %(default)s)")
+    devices.add_argument("--data-threads", type=cli.positive_int, default=streaming.THREADS,
+                         help="threads reading a prepared corpus; more only feeding a GPU "
+                              "(default %(default)s)")
     args = p.parse_args(argv)
     if args.resume:  # flags not given again default to the resumed run's own
         p.set_defaults(**recorded_settings(args.out_dir, vars(args)))
@@ -116,7 +130,7 @@ def recorded_settings(out_dir, known):
         stored = checkpoints.newest_description(checkpoints.epoch_manager(out_dir).checkpoints)[1]
     except checkpoints.CheckpointError:
         return {}  # build() says what is wrong with the folder
-    skip = ("num_epochs", "resume", "force", "out_dir")
+    skip = ("num_epochs", "resume", "force", "out_dir", "strategy", "data_threads")  # this machine
     return {k: v for k, v in stored.items() if k in known and k not in skip}
 
 
@@ -134,18 +148,24 @@ def start_checkpoint(args, manager):
     return (found[-1], True) if args.resume else (args.init, False)
 
 
-def build(args):
+def build(args, strategy=None):
     """The model, its optimizer, the epoch counter and the checkpoint manager, restored from
-    --init or, with --resume, from the latest complete epoch checkpoint. Says which on stdout."""
-    leftovers = checkpoints.remove_leftovers(args.out_dir)
+    --init or, with --resume, from the latest complete epoch checkpoint. Says which on stdout.
+
+    Under a `strategy` the model and optimizer are made in its scope (mirrored on every replica).
+    Only the chief tidies --out-dir; the manager writes into `args.writes` (`main`).
+    """
+    chief = args.writes == args.out_dir
+    leftovers = checkpoints.remove_leftovers(args.out_dir) if chief else []
     if leftovers:
         print(f"removed what an interrupted run left in {args.out_dir}: {', '.join(leftovers)}")
     probe = checkpoints.epoch_manager(args.out_dir)
     source, resuming = start_checkpoint(args, probe)
     hparams = (checkpoints.newest_description(probe.checkpoints)[0] if resuming
                else checkpoints.load_hparams(source))
-    model = rnn_rbm.RnnRbm(hparams)
-    optimizer = training.make_optimizer(args.optimizer, model.trainable_variables, args.lr)
+    with strategy.scope() if strategy else contextlib.nullcontext():
+        model = rnn_rbm.RnnRbm(hparams)
+        optimizer = training.make_optimizer(args.optimizer, model.trainable_variables, args.lr)
     epoch = tf.Variable(0, dtype=tf.int64, name="epoch")
     if resuming:
         source = resume_point(probe.checkpoints, model, optimizer, epoch)
@@ -153,11 +173,10 @@ def build(args):
     else:
         checkpoints.restore(source, model)
         print(f"starting from {source}")
-        if args.force:
-            moved = checkpoints.set_aside_epochs(args.out_dir)
-            if moved:
-                print(f"moved the earlier run's checkpoints to {moved}")
-    manager = checkpoints.epoch_manager(args.out_dir, model=model, optimizer=optimizer, epoch=epoch)
+        moved = checkpoints.set_aside_epochs(args.out_dir) if args.force and chief else None
+        if moved:
+            print(f"moved the earlier run's checkpoints to {moved}")
+    manager = checkpoints.epoch_manager(args.writes, model=model, optimizer=optimizer, epoch=epoch)
     return model, optimizer, epoch, manager
 
 
@@ -181,28 +200,37 @@ def cost_meaning(model):
             "trend matters more than its value")
 
 
-def train(model, optimizer, epoch, manager, source, args):
+def train(model, optimizer, epoch, manager, source, args, strategy=None):
     """Runs epochs `epoch+1 .. args.num_epochs` over the batches of `source` (`in_memory` or
-    `streamed`), saving checkpoints on the way."""
-    step = training.make_train_step(model, optimizer, args.k, args.grad_clip, args.dropout,
-                                    from_silence=args.negative_start == "silence")
+    `streamed`), saving checkpoints on the way; under a `strategy` each batch is split over its
+    replicas."""
+    settings = {k: v for k, v in vars(args).items() if k not in ("resume", "force", "writes")}
+    fit = dict(k=args.k, grad_clip=args.grad_clip, dropout=args.dropout,
+               from_silence=args.negative_start == "silence")
+    if strategy is None:
+        step, spread = training.make_train_step(model, optimizer, **fit), lambda b: b
+    else:
+        step = training.make_distributed_train_step(strategy, model, optimizer, **fit)
+        spread = functools.partial(distribute.distributed_batches, strategy,
+                                   n_visible=model.hparams.n_visible)
     epoch_batches, vectors = source
-    settings = {k: v for k, v in vars(args).items() if k not in ("resume", "force")}
-    log = summaries.RunLog(args.logdir or os.path.join(args.out_dir, "logs"), settings)
+    chief = args.writes == args.out_dir
+    logdir = args.logdir or os.path.join(args.out_dir, "logs")
+    log = summaries.RunLog(logdir if chief else os.path.join(args.writes, "logs"), settings)
     sampler = rnn_rbm.make_sampler(model, layout.K_GENERATE, last_step="mode")
     print(cost_meaning(model))
     for n in range(int(epoch) + 1, args.num_epochs + 1):
         start = time.time()
         costs = []
-        for v, mask in cli.progress(epoch_batches(n), desc=f"epoch {n}", leave=False):
+        for v, mask in cli.progress(spread(epoch_batches(n)), desc=f"epoch {n}", leave=False):
             costs.append(float(step(v, mask)))
-            log.step(costs[-1], optimizer.iterations)
+            log.step(costs[-1], int(optimizer.iterations.numpy()))
         epoch.assign(n)
         seconds = time.time() - start
         print(f"epoch {n}/{args.num_epochs}  cost {np.mean(costs):.4f}  {seconds:.1f} s  "
               f"{vectors / max(seconds, 1e-9):,.0f} vectors/s")
         log.epoch(n, np.mean(costs), seconds, vectors)
-        if args.sample_every and n % args.sample_every == 0:
+        if args.sample_every and n % args.sample_every == 0 and chief:
             log_sample(log, n, sampler, model.hparams)
         if n % args.save_every == 0 or n == args.num_epochs:
             save(manager, model, n, settings)
@@ -226,13 +254,15 @@ def in_memory(songs, args, first_epoch):
     return epoch_batches, sum(len(c) for c in chunks)
 
 
-def streamed(hparams, args):
-    """`(epoch_batches(n), vectors per epoch)` read from the prepared corpus `args.data`, in an
-    order set by the seed and the epoch."""
+def streamed(hparams, args, first_epoch):
+    """`(epoch_batches(n), vectors per epoch)` read from the prepared corpus `args.data`: one
+    dataset, reshuffled every epoch in an order set by the seed and the first epoch (as
+    `in_memory`'s), so the pipeline's functions are traced once."""
     _, frames = streaming.songs(args.data, hparams, "train", args.key)
-    return (lambda n: streaming.training_batches(args.data, hparams, args.key, args.chunk_length,
-                                                 args.batch_size, seed=args.seed * 1000 + n),
-            streaming.vectors_in(frames, hparams.num_timesteps))
+    batches = streaming.training_batches(args.data, hparams, args.key, args.chunk_length,
+                                         args.batch_size, seed=args.seed * 1000 + first_epoch,
+                                         threads=args.data_threads)
+    return lambda n: batches, streaming.vectors_in(frames, hparams.num_timesteps)
 
 
 def log_sample(log, n, sampler, hparams):
@@ -254,23 +284,33 @@ def save(manager, model, n, settings):
 def main(argv=None):
     args = parse_args(argv)
     try:
-        with checkpoints.folder_lock(args.out_dir):
-            run(args)
+        strategy = distribute.make_strategy(args.strategy)  # first: before any TensorFlow work
+        # Every worker saves (saving may need all of them), but only the chief into --out-dir.
+        args.writes = (args.out_dir if distribute.is_chief()
+                       else tempfile.mkdtemp(prefix="rnn_rbm_worker_"))
+    except ValueError as e:
+        sys.exit(f"error: {e}")
+    try:
+        with checkpoints.folder_lock(args.writes):
+            run(args, strategy)
     except (checkpoints.CheckpointError, OSError) as e:
         sys.exit(f"error: {e}")
+    finally:
+        if args.writes != args.out_dir:
+            shutil.rmtree(args.writes, ignore_errors=True)
 
 
-def run(args):
-    """Builds, loads the songs and trains; the caller holds the lock on --out-dir."""
+def run(args, strategy=None):
+    """Builds, loads the songs and trains; the caller holds the lock on `args.writes`."""
     try:
-        model, optimizer, epoch, manager = build(args)
+        model, optimizer, epoch, manager = build(args, strategy)
         hp = model.hparams
         if args.transpose and (hp.articulation or hp.num_timesteps != 1):
             raise ValueError(f"{args.init}: --transpose needs one unit per key (a model for "
                              f"--dataset); this one has an articulation half or several frames "
                              f"per vector")
         if corpus.is_cache(args.data) and not args.dataset:
-            source = streamed(hp, args)
+            source = streamed(hp, args, int(epoch))
             what = f"prepared corpus {args.data}"
         else:
             songs = data.load_songs(hp, midi_dir=args.data, dataset=args.dataset, key=args.key,
@@ -283,8 +323,12 @@ def run(args):
         sys.exit(f"error: {args.out_dir} is already at epoch {int(epoch)}; ask for more epochs "
                  f"than that")
     tf.random.set_seed(args.seed + int(epoch))
-    print(f"{what}, {source[1]} vectors; training epochs {int(epoch) + 1}..{args.num_epochs}")
-    train(model, optimizer, epoch, manager, source, args)
+    print(f"{what}, {source[1]} vectors; training epochs {int(epoch) + 1}..{args.num_epochs}"
+          + (f"; {strategy.num_replicas_in_sync} replicas" if strategy else ""))
+    train(model, optimizer, epoch, manager, source, args, strategy)
+    if args.strategy == "multi_worker":  # the workers' copies must agree; this shows they do
+        print(f"{distribute.worker_name()}: weights sha256 "
+              f"{distribute.weights_digest(model.trainable_variables)}")
 
 
 if __name__ == "__main__":

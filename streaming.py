@@ -18,6 +18,7 @@ import music_metrics
 SHUFFLE_SONGS = 256    # records in the song shuffle buffer (bit-packed: ~20 KB a song)
 SHUFFLE_CHUNKS = 256   # chunks in the chunk shuffle buffer (uint8: ~60 KB a chunk)
 CYCLE_LENGTH = 4       # shards read at once
+THREADS = 1            # threads of the pipeline (see training_batches)
 _FEATURES = {"frames": tf.io.FixedLenFeature([], tf.int64),
              "bits": tf.io.FixedLenFeature([], tf.string)}
 
@@ -134,9 +135,10 @@ def length_buckets(chunk_length):
     return [int(b) for b in bounds[bounds > 1]] + [top + 1]
 
 
-def training_batches(cache, hparams, key, chunk_length, batch_size, seed):
+def training_batches(cache, hparams, key, chunk_length, batch_size, seed, threads=THREADS):
     """One epoch of padded batches `(v float32 [batch, time, n_visible], mask [batch, time])` from
-    the cache's train split, shuffled by `seed` (one epoch's order per seed)."""
+    the cache's train split, shuffled by `seed` (one epoch's order per seed), read by `threads`
+    threads."""
     ds, _ = songs(cache, hparams, "train", key, seed=seed)
     ds = chunks(ds, chunk_length).shuffle(SHUFFLE_CHUNKS, seed=seed + 2)
     bounds = length_buckets(chunk_length)
@@ -144,7 +146,14 @@ def training_batches(cache, hparams, key, chunk_length, batch_size, seed):
                                       [batch_size] * (len(bounds) + 1))
     ds = ds.map(lambda v, lengths: (tf.cast(v, tf.float32),
                                     tf.sequence_mask(lengths, tf.shape(v)[1], tf.float32)))
-    return ds.prefetch(tf.data.AUTOTUNE)
+    # On a CPU the train step keeps every core busy, and a pipeline with threads of its own and
+    # autotuning competes with it: on two cores that halved training's speed (benchmarks/
+    # bench_data.py: 0.47 of the in-memory path's, one thread: 0.97). Feeding a GPU, give it more.
+    options = tf.data.Options()
+    options.threading.private_threadpool_size = threads
+    options.threading.max_intra_op_parallelism = 1
+    options.autotune.enabled = False
+    return ds.prefetch(2).with_options(options)
 
 
 def song_blocks(cache, hparams, key, max_vectors=2 ** 16):

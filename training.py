@@ -2,7 +2,8 @@
 
 Training back-propagates through pieces of songs (`split_into_chunks`), several at a time
 (`batches`): chunks of similar length are padded together and a `[batch, time]` mask marks the
-real frames, so one traced step serves every batch.
+real frames, so one traced step serves every batch. `make_distributed_train_step` makes the same
+update with each batch split over the replicas of a `tf.distribute` strategy (`distribute.py`).
 """
 import numpy as np
 import tensorflow as tf
@@ -65,6 +66,87 @@ def make_train_step(model, optimizer, k, grad_clip=10.0, dropout=0.0, from_silen
                                                           from_silence=from_silence), grad_clip)
 
     return train_step
+
+
+def make_distributed_train_step(strategy, model, optimizer, k, grad_clip=10.0, dropout=0.0,
+                                from_silence=False, cost_fn=None):
+    """`make_train_step` for a `tf.distribute.Strategy`: every replica takes its share of one
+    global batch, and the update is the one a single device makes on the whole batch.
+
+    Create the model's variables and the optimizer (`make_optimizer`) under `strategy.scope()`,
+    and feed the step from `strategy.experimental_distribute_dataset(ds)`, where `ds` yields
+    global batches `(v [batch, time, n_visible], mask [batch, time])`: that splits each batch in
+    order over the replicas (and, with several workers, over the machines; see docs/distributed.md
+    for the dataset's options).
+    Args:
+      strategy: the `tf.distribute.Strategy` the variables were made under.
+      k, grad_clip, dropout, from_silence: as `make_train_step`.
+      cost_fn: optional `(v, mask) -> cost`, the mean over a replica's real frames, instead of
+        `model.training_cost` (tests pass one with pre-drawn noise). It runs only on replicas
+        whose share holds real frames, so it must not use the replicas' collective operations.
+    Returns:
+      `train_step(v, mask) -> cost`, taking one element of the distributed dataset and returning
+      the mean cost over the global batch's real frames (a scalar tensor), traced once for
+      every batch and length.
+    """
+    variables = model.trainable_variables
+
+    def replica_cost(v, mask, seed):
+        if cost_fn is not None:
+            return cost_fn(v, mask)
+        return model.training_cost(v, mask, k, dropout=dropout, from_silence=from_silence,
+                                   seed=replica_seed(seed))  # each replica its own draws
+
+    def replica_step(v, mask, seed):
+        frames = tf.reduce_sum(tf.cast(mask > 0.5, tf.float32))
+        return _replica_update(optimizer, variables, lambda: replica_cost(v, mask, seed), frames,
+                               grad_clip)
+
+    @tf.function(input_signature=distributed_batch_signature(strategy, model.hparams.n_visible))
+    def train_step(v, mask):
+        seed = tf.random.uniform([2], maxval=tf.int64.max, dtype=tf.int64)  # one per step
+        costs = strategy.run(replica_step, args=(v, mask, seed))
+        return strategy.reduce(tf.distribute.ReduceOp.SUM, costs, axis=None)
+
+    return train_step
+
+
+def _replica_update(optimizer, variables, cost_fn, frames, grad_clip):
+    """`clipped_update` in one replica of a distributed step, whose share of the batch holds
+    `frames` real frames and whose `cost_fn()` is their mean cost. Returns the replica's part of
+    the global mean: its cost weighted by its share of all replicas' frames."""
+    context = tf.distribute.get_replica_context()
+    share = frames / tf.maximum(context.all_reduce(tf.distribute.ReduceOp.SUM, frames), 1.0)
+    with tf.GradientTape() as tape:
+        # A replica without real frames (the end of a short batch) would average over no rows, a
+        # NaN, whose gradient stays NaN even when multiplied by 0: it does not compute it.
+        cost = tf.cond(frames > 0, lambda: cost_fn() * share, lambda: tf.zeros([]))
+    grads = context.all_reduce(tf.distribute.ReduceOp.SUM, tape.gradient(cost, variables))
+    # Clipped after the sum, so clipping acts on the global gradient as on one device. Keras's
+    # optimizer sums the gradients over the replicas once more when it is called in a replica
+    # context (its own losses are scaled by 1/replicas for that), so each replica hands over its
+    # share of the clipped global gradient.
+    share_of_replicas = 1.0 / context.num_replicas_in_sync
+    optimizer.apply_gradients([(tf.clip_by_value(g, -grad_clip, grad_clip) * share_of_replicas, x)
+                               for g, x in zip(grads, variables)])
+    return cost
+
+
+def distributed_batch_signature(strategy, n_visible):
+    """`batch_signature` as `strategy` hands it to its replicas (a per-replica spec where there
+    are several), read off a distributed dataset of no batches. As an `input_signature` it makes
+    one trace of a step serve every batch: the values of a distributed batch carry their own
+    shapes, so without it each new shape would trace the step again."""
+    empty = tf.data.Dataset.from_generator(lambda: iter(()),
+                                           output_signature=tuple(batch_signature(n_visible)))
+    return list(strategy.experimental_distribute_dataset(empty).element_spec)
+
+
+def replica_seed(seed):
+    """`seed` (`[2]` int64) folded with this replica's index among all replicas of all workers:
+    the replicas would otherwise run the same graph on the same seeds and draw the same noise."""
+    replica = tf.distribute.get_replica_context().replica_id_in_sync_group
+    return tf.random.experimental.stateless_fold_in(seed, tf.cast(replica, tf.int64))
 
 
 def split_into_chunks(songs, chunk_length):

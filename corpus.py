@@ -4,7 +4,8 @@
     CACHE/train-0001-00000.tfrecord.gz   shards: <split>-<run>-<index>, GZIP-compressed TFRecord
 
 Each record is a `tf.train.Example` of one song: its `path`, `sha256`, `frames` (T) and `bits`,
-the `[T, 2 * SPAN]` note-state matrix (`midi_manipulation`) packed 8 cells a byte, row after row.
+the `[T, 2 * SPAN]` note-state matrix (`midi_manipulation`) packed 8 cells a byte, row after row
+(with a zero row after an odd number of rows, so that the bits fill whole bytes).
 Each manifest line names a file's path, size, modification time and content hash, and either its
 frames, split and shard or why it was skipped. TFRecord because `tf.data` reads it natively, in
 parallel, compressed and sharded, with no package beyond TensorFlow; GZIP because note states are
@@ -27,6 +28,7 @@ import re
 
 import numpy as np
 
+import data
 import layout
 import midi_manipulation
 
@@ -36,7 +38,7 @@ VERSION = 1
 SPLITS = ("train", "valid")
 VALID_SHARE = 0.1      # share of files, by content hash, kept for validation
 SHARD_SONGS = 256      # songs per shard at most
-MIN_FRAMES = 50        # shortest song kept, in 16th notes (as midi_manipulation.get_songs)
+MIN_FRAMES = data.MIN_FRAMES  # shortest song kept, in 16th notes
 _SHARD_NAME = re.compile(r"^(train|valid)-(\d{4})-(\d{5})\.tfrecord\.gz(\.partial)?$")
 
 
@@ -73,12 +75,12 @@ def split_of(sha256, valid_share):
     return "valid" if int(sha256[:8], 16) < valid_share * 2 ** 32 else "train"
 
 
-def header(limits, valid_share):
+def header(limits, valid_share, key=layout.KEY):
     """What a cache is made with; a later run with other settings would mix two kinds of songs."""
     return {"format": FORMAT, "version": VERSION, "lowest_note": layout.LOWEST_NOTE,
             "highest_note": layout.HIGHEST_NOTE, "frames_per_beat": layout.FRAMES_PER_BEAT,
             "min_frames": MIN_FRAMES, "limits": dict(sorted(limits.items())),
-            "valid_share": valid_share}
+            "valid_share": valid_share, "key": key}
 
 
 def read_manifest(cache):
@@ -141,13 +143,14 @@ def file_sha256(path):
 
 
 def parse_file(task):
-    """Parses one MIDI file in a worker process: `task` is `(path, known_sha256 or None, limits)`.
+    """Parses one MIDI file in a worker process: `task` is `(path, known_sha256 or None, limits,
+    key)`; with `key` "c" the song is moved to C (`data.to_c`, its key found from all its notes).
 
     Returns the file's manifest entry (`path`, `size`, `mtime_ns`, `sha256`, then `frames` and the
     packed `bits`, or `skipped` with the reason, or `unchanged` when its content hash is the known
     one). Never raises for a bad file: one bad file must not stop a corpus.
     """
-    path, known, limits = task
+    path, known, limits, key = task
     try:
         stat = os.stat(path)
         entry = {"path": path, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
@@ -165,7 +168,12 @@ def parse_file(task):
     if len(matrix) < MIN_FRAMES:
         return {**entry, "skipped": f"only {len(matrix)} 16th-note frames, fewer than the "
                                     f"{MIN_FRAMES} required"}
-    return {**entry, "frames": len(matrix), "bits": np.packbits(matrix, axis=None).tobytes()}
+    if key == "c":
+        matrix = data.to_c(matrix, 1)
+    # An even number of rows (a zero row added to an odd one) makes a whole number of bytes,
+    # so the songs of a group can be unpacked together as one run of bits (`streaming`).
+    even = np.pad(matrix, [(0, len(matrix) % 2), (0, 0)])
+    return {**entry, "frames": len(matrix), "bits": np.packbits(even, axis=None).tobytes()}
 
 
 def unpack(bits, frames, width=2 * layout.SPAN):

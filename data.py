@@ -12,6 +12,7 @@ import midi_manipulation
 import music_metrics
 
 KEYS = ("as-is", "c")  # what `load_songs` does to each song's key
+MIN_FRAMES = 50        # shortest song kept, in 16th notes
 
 
 def check_layout(hparams, midi_dir=None, dataset=None):
@@ -74,7 +75,11 @@ def load_songs(hparams, midi_dir=None, dataset=None, split="train", key="as-is",
     if dataset is not None:
         songs = benchmark_data.load_benchmark(dataset)[split]
         return [np.asarray(s, np.float32) for s in songs if len(s)]
-    songs = midi_manipulation.get_songs(midi_dir, num_timesteps=hparams.num_timesteps, **limits)
+    nt = hparams.num_timesteps
+    # Whole matrices first, so that a song's key is found from all its notes, before the last
+    # frames that make no whole vector are dropped (as `prepare_data.py` does).
+    songs = midi_manipulation.get_songs(midi_dir, num_timesteps=1,
+                                        min_frames=max(MIN_FRAMES, nt), **limits)
     if key == "c":
-        songs = [to_c(s, hparams.num_timesteps) for s in songs]
-    return [s.astype(np.float32) for s in songs]
+        songs = [to_c(s, 1) for s in songs]
+    return [midi_manipulation.to_windows(s, nt).astype(np.float32) for s in songs]

@@ -284,7 +284,7 @@ def _check_timesteps(num_timesteps):
         raise ValueError(f"num_timesteps={num_timesteps}: use a positive whole number")
 
 
-def _to_windows(matrix, num_timesteps):
+def to_windows(matrix, num_timesteps):
     """`[T, 2 * span]` -> `[T // num_timesteps, num_timesteps * 2 * span]`, less the last frames."""
     _check_timesteps(num_timesteps)
     rows = len(matrix) // num_timesteps
@@ -308,7 +308,7 @@ def get_song(path, num_timesteps=num_timesteps, *, max_frames=MAX_FRAMES,
     """
     matrix = midiToNoteStateMatrix(path, max_frames=max_frames,
                                    max_silent_frames=max_silent_frames, max_bytes=max_bytes)
-    return _to_windows(matrix, num_timesteps)
+    return to_windows(matrix, num_timesteps)
 
 
 def midi_files(folder):
@@ -369,7 +369,7 @@ def get_songs(path, num_timesteps=num_timesteps, min_frames=50, *, max_frames=MA
             warnings.warn(f"skipping {file}: only {len(matrix)} 16th-note frames, "
                           f"fewer than the {needed} required", stacklevel=2)
             continue
-        songs.append(_to_windows(matrix, num_timesteps))
+        songs.append(to_windows(matrix, num_timesteps))
     if not songs:
         raise MidiFileError(f"{path}: none of its {len(files)} MIDI files is usable "
                             f"(see the warnings); add longer or valid .mid files")

@@ -34,6 +34,7 @@ def parse_args(argv):
     p.add_argument("--force", action="store_true",
                    help="rebuild a cache made with other settings")
     cli.add_midi_limits(p)
+    cli.add_key_flag(p)
     return p.parse_args(argv)
 
 
@@ -68,7 +69,8 @@ def main(argv=None):
         counts = shards.prepare(args.folders, args.out, args.processes, cli.midi_limits(args),
                                 args.valid_share, args.force,
                                 progress=lambda items, total: cli.progress(
-                                    items, total=total, desc="parsing", unit="file"))
+                                    items, total=total, desc="parsing", unit="file"),
+                                key=args.key)
     except (FileNotFoundError, corpus.CacheError, OSError) as e:
         sys.exit(f"error: {e}")
     print(f"{counts['files']} MIDI files: {counts['parsed']} parsed, {counts['unchanged']} "

@@ -12,6 +12,7 @@ import warnings
 import tensorflow as tf
 
 import corpus
+import layout
 
 _OPTIONS = tf.io.TFRecordOptions(compression_type="GZIP")
 SHOWN_SKIPS = 20  # skipped files named one per line; the rest are counted (all are in the manifest)
@@ -79,9 +80,9 @@ def open_cache(cache, head, force):
         old_head, entries = corpus.read_manifest(cache)
         same = {k: v for k, v in old_head.items() if k != "complete"} == head
         if not same and not force:
-            raise corpus.CacheError(f"{cache}: prepared with other settings (note range, limits "
-                                    f"or valid share); pass --force to rebuild it, or another "
-                                    f"--out")
+            raise corpus.CacheError(f"{cache}: prepared with other settings (note range, limits, "
+                                    f"valid share or key); pass --force to rebuild it, or "
+                                    f"another --out")
         if not same:
             entries = {}
     elif os.path.isdir(cache) and os.listdir(cache):
@@ -115,12 +116,13 @@ def plan(files, old):
 
 
 def prepare(folders, cache, processes, limits, valid_share=corpus.VALID_SHARE, force=False,
-            shard_songs=corpus.SHARD_SONGS, progress=lambda items, total: items):
+            shard_songs=corpus.SHARD_SONGS, progress=lambda items, total: items, key=layout.KEY):
     """Brings the cache in folder `cache` up to date with the MIDI files under `folders`.
 
     Args:
       processes: parsing processes (1 parses in this one).
       limits: keyword arguments of `midi_manipulation.midiToNoteStateMatrix` (the MIDI limits).
+      key: "c" stores each song moved to C major / A minor (`data.to_c`), "as-is" as it is.
       progress: wraps the stream of parsed files, e.g. in a tqdm bar: `progress(items, total)`.
     Returns:
       A dict of counts: files found, parsed now, unchanged since the last run, skipped (now or
@@ -129,13 +131,14 @@ def prepare(folders, cache, processes, limits, valid_share=corpus.VALID_SHARE, f
       FileNotFoundError or corpus.CacheError (one line) before anything is written.
     """
     files = corpus.find_midi(folders)
-    old = open_cache(cache, corpus.header(limits, valid_share), force)
+    head = corpus.header(limits, valid_share, key)
+    old = open_cache(cache, head, force)
     entries, tasks = plan(files, old)
     run = max(corpus.shard_runs(cache), default=0) + 1
     writers = {s: ShardWriter(cache, s, run, shard_songs) for s in corpus.SPLITS}
     counts = dict(files=len(files), parsed=0, unchanged=len(entries))
     newly_skipped = 0
-    results = corpus.parse_in_parallel([(p, sha, limits) for p, sha in tasks], processes)
+    results = corpus.parse_in_parallel([(p, sha, limits, key) for p, sha in tasks], processes)
     for entry in progress(results, len(tasks)):
         if entry.pop("unchanged", False):
             entry = old[entry["path"]] | entry
@@ -155,7 +158,7 @@ def prepare(folders, cache, processes, limits, valid_share=corpus.VALID_SHARE, f
     counts["dropped"] = len(set(old) - set(files))
     counts["skipped"] = sum("skipped" in e for e in entries.values())
     _tidy(cache, old, entries)
-    corpus.write_manifest(cache, corpus.header(limits, valid_share) | {"complete": True}, entries)
+    corpus.write_manifest(cache, head | {"complete": True}, entries)
     return counts
 
 

@@ -1,10 +1,11 @@
 """Reading a prepared corpus (`corpus.py`) with `tf.data`, for training and pre-training.
 
 Memory stays bounded whatever the corpus's size: shards are read a few at a time (interleaved),
-songs are shuffled in a buffer of `SHUFFLE_SONGS` bit-packed records and cut into chunks that are
-shuffled in a buffer of `SHUFFLE_CHUNKS`, batches are grouped by length and prefetched. The songs
-become the same vectors `data.load_songs` makes of the MIDI files (a test checks it): note-state
-frames grouped `num_timesteps` to a vector, moved to C by the same rule as `data.to_c`.
+songs are shuffled in a buffer of `SHUFFLE_SONGS` bit-packed records, cut into chunks and
+batched a group at a time, the batches shuffled in a buffer of `SHUFFLE_BATCHES` and prefetched.
+The songs become the same vectors `data.load_songs` makes of the MIDI files (a test checks it):
+note-state frames grouped `num_timesteps` to a vector (moved to C, when they were, as the cache
+was prepared).
 """
 import os
 
@@ -13,10 +14,10 @@ import tensorflow as tf
 
 import corpus
 import layout
-import music_metrics
 
 SHUFFLE_SONGS = 256    # records in the song shuffle buffer (bit-packed: ~20 KB a song)
-SHUFFLE_CHUNKS = 256   # chunks in the chunk shuffle buffer (uint8: ~60 KB a chunk)
+GROUP = 16             # songs unpacked and cut together
+SHUFFLE_BATCHES = 64   # batches in the shuffle buffer (uint8: ~250 KB a batch of 4 chunks)
 CYCLE_LENGTH = 4       # shards read at once
 THREADS = 1            # threads of the pipeline (see training_batches)
 _FEATURES = {"frames": tf.io.FixedLenFeature([], tf.int64),
@@ -37,53 +38,41 @@ def vectors_in(frames, num_timesteps):
     return sum(f // num_timesteps for f in frames if f >= num_timesteps)
 
 
-def decode(record, width=2 * layout.SPAN):
-    """A serialized record -> its note-state matrix, `uint8 [frames, width]`."""
-    parsed = tf.io.parse_single_example(record, _FEATURES)
-    packed = tf.io.decode_raw(parsed["bits"], tf.uint8)
-    shifts = tf.constant([7, 6, 5, 4, 3, 2, 1, 0], tf.uint8)  # np.packbits puts bit 0 highest
-    cells = tf.bitwise.bitwise_and(tf.bitwise.right_shift(packed[:, tf.newaxis], shifts), 1)
+_BITS = np.unpackbits(np.arange(256, dtype=np.uint8)[:, np.newaxis], axis=1)  # [byte, 8 cells]
+
+
+def decode_group(records, width=2 * layout.SPAN):
+    """The note-state matrices of several records, unpacked together: `(rows uint8 [R, width],
+    frames [songs], start [songs])`, the songs' rows one after another (each song's padded to an
+    even number, see `corpus`), its frames, and where its rows start."""
+    parsed = tf.io.parse_example(records, _FEATURES)
     frames = tf.cast(parsed["frames"], tf.int32)
-    return tf.reshape(tf.reshape(cells, [-1])[:frames * width], [frames, width])
+    packed = tf.io.decode_raw(tf.strings.reduce_join(parsed["bits"]), tf.uint8)
+    rows = tf.reshape(tf.gather(tf.constant(_BITS), tf.cast(packed, tf.int32)), [-1, width])
+    return rows, frames, tf.cumsum(frames + frames % 2, exclusive=True)
 
 
-_SCALES = np.array([[(pc - tonic) % 12 in music_metrics.MAJOR_SCALE for pc in range(12)]
-                    for tonic in range(12)], np.int32)  # [tonic, pitch class]: 1 inside the scale
-
-
-def to_c(frames, lowest_note=layout.LOWEST_NOTE):
-    """`data.to_c` in TensorFlow: frames `[T, 2 * span]` moved by the fewest semitones that put
-    the tonic of their best-fitting major scale on C, notes moved off either end dropped."""
-    span = frames.shape[1] // 2
-    play, struck = frames[:, :span] > 0, frames[:, span:] > 0
-    was_playing = tf.concat([tf.zeros_like(play[:1]), play[:-1]], axis=0)
-    onsets = tf.reduce_sum(tf.cast(play & (struck | ~was_playing), tf.int32), axis=0)  # [span]
-    per_class = tf.math.unsorted_segment_sum(onsets, (lowest_note + tf.range(span)) % 12, 12)
-    fits = tf.linalg.matvec(tf.constant(_SCALES), per_class)  # [12 tonics]
-    tonic = tf.reduce_min(tf.where(tf.equal(fits, tf.reduce_max(fits)))[:, 0])  # ties: lowest
-    shift = tf.cast(tf.where(tonic <= 6, -tonic, 12 - tonic), tf.int32)
-    kept = tf.cast((tf.range(span) - shift >= 0) & (tf.range(span) - shift < span), frames.dtype)
-    halves = [tf.roll(h, shift, axis=1) * kept for h in (frames[:, :span], frames[:, span:])]
-    return tf.concat(halves, axis=1)
-
-
-def songs(cache, hparams, split="train", key=layout.KEY, seed=None):
-    """The songs of one split as `uint8 [T_i // num_timesteps, n_visible]` vectors.
+def song_groups(cache, hparams, split="train", key=layout.KEY, seed=None):
+    """The songs of one split, `GROUP` at a time, as `decode_group`'s `(rows, frames, start)`.
 
     Args:
-      key: "c" moves each song to C major / A minor as `data.to_c`, "as-is" leaves it.
+      key: the key the songs must be in ("c" or "as-is"); a cache holds its songs in one, chosen
+        when it was prepared, and is refused for the other.
       seed: None reads shards and songs in manifest order; an int shuffles the shards' order and
-        the songs within a buffer of `SHUFFLE_SONGS`.
+        the songs within a buffer of `SHUFFLE_SONGS`, another order each time it is iterated.
     Returns:
-      `(dataset, frames)`: the dataset and its songs' frame counts (`corpus.songs_of`).
+      `(dataset, frames)`: the dataset and the songs' frame counts (`corpus.songs_of`).
     Raises:
-      corpus.CacheError: an incomplete cache, a missing shard, or a layout the model can't read.
+      corpus.CacheError: an incomplete cache, a missing shard, or songs the model can't read.
     """
     head, shards, frames = corpus.songs_of(cache, split)
     if not frames:
         raise corpus.CacheError(f"{cache}: no {split} songs; prepare it with more files")
     check_model(cache, head, hparams)
-    nt = hparams.num_timesteps
+    if head.get("key") != key:
+        raise corpus.CacheError(f"{cache}: holds songs in key {head.get('key')!r}, not {key!r}; "
+                                f"train with --key {head.get('key')} or prepare another cache "
+                                f"with --key {key}")
     paths = [os.path.join(cache, shard) for shard in shards]
     ds = tf.data.Dataset.from_tensor_slices(paths)
 
@@ -94,58 +83,62 @@ def songs(cache, hparams, split="train", key=layout.KEY, seed=None):
         ds = ds.flat_map(read)
     else:
         ds = ds.shuffle(len(paths), seed=seed).interleave(
-            read, cycle_length=min(CYCLE_LENGTH, len(paths)),
-            num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+            read, cycle_length=min(CYCLE_LENGTH, len(paths)))
         ds = ds.shuffle(SHUFFLE_SONGS, seed=seed + 1)
-    ds = ds.map(decode, num_parallel_calls=tf.data.AUTOTUNE)
-    ds = ds.filter(lambda m: tf.shape(m)[0] >= nt)
-
-    def vectors(frames):
-        frames = frames[:tf.shape(frames)[0] // nt * nt]
-        if key == "c":
-            frames = to_c(frames, hparams.lowest_note)
-        return tf.reshape(frames, [-1, hparams.n_visible])
-
-    return ds.map(vectors, num_parallel_calls=tf.data.AUTOTUNE), frames
+    # A group at a time: tf.data's cost is mostly per element and per op, not per byte.
+    return ds.batch(GROUP).map(decode_group), frames
 
 
-def chunks(ds, chunk_length):
-    """Each song cut into consecutive pieces of at most `chunk_length` vectors, as
-    `training.split_into_chunks`, as `(chunk, length)` pairs; 0 keeps songs whole."""
-    if chunk_length <= 0:
-        return ds.map(lambda song: (song, tf.shape(song)[0]))
-
-    def pieces(song):
-        rows = tf.shape(song)[0]
-        n = (rows + chunk_length - 1) // chunk_length
-        padded = tf.pad(song, [[0, n * chunk_length - rows], [0, 0]])
-        lengths = tf.minimum(chunk_length, rows - tf.range(n) * chunk_length)
-        split = tf.data.Dataset.from_tensor_slices(
-            (tf.reshape(padded, [n, chunk_length, -1]), lengths))
-        return split.map(lambda chunk, length: (chunk[:length], length))
-
-    return ds.flat_map(pieces)
-
-
-def length_buckets(chunk_length):
-    """Bucket boundaries for batching chunks of similar length: a quarter apart up to the chunk
-    length (or up to 2**16 vectors for whole songs)."""
-    top = chunk_length if chunk_length > 0 else 2 ** 16
-    bounds = np.unique(np.geomspace(8, top, num=int(np.log(top / 8) / np.log(1.25)) + 2).round())
-    return [int(b) for b in bounds[bounds > 1]] + [top + 1]
+def chunks(rows, frames, start, num_timesteps, chunk_length):
+    """A group's songs (`song_groups`) as vectors of `num_timesteps` rows, each song cut into
+    consecutive pieces of at most `chunk_length` vectors, as `data.load_songs` and
+    `training.split_into_chunks` make them: `(pieces uint8 [P, length, n_visible], lengths [P])`,
+    each piece padded with zeros to `length` (`chunk_length`, or with 0 the longest song's
+    vectors: songs whole). A song's last frames that make no whole vector are left out."""
+    vectors = frames // num_timesteps  # [songs]
+    length = tf.maximum(chunk_length if chunk_length > 0 else tf.reduce_max(vectors), 1)
+    pieces = (vectors + length - 1) // length
+    song = tf.repeat(tf.range(tf.size(vectors)), pieces)  # [P]
+    index = tf.range(tf.size(song)) - tf.gather(tf.cumsum(pieces, exclusive=True), song)
+    lengths = tf.minimum(length, tf.gather(vectors, song) - index * length)
+    offset = tf.range(length * num_timesteps)[tf.newaxis]  # the rows of a piece, in order
+    first = tf.gather(start, song) + index * length * num_timesteps
+    inside = offset < (lengths * num_timesteps)[:, tf.newaxis]
+    taken = tf.where(inside, first[:, tf.newaxis] + offset, tf.shape(rows)[0])  # else a zero row
+    padded = tf.concat([rows, tf.zeros_like(rows[:1])], axis=0)
+    return tf.reshape(tf.gather(padded, taken), [tf.size(song), length, -1]), lengths
 
 
 def training_batches(cache, hparams, key, chunk_length, batch_size, seed, threads=THREADS):
     """One epoch of padded batches `(v float32 [batch, time, n_visible], mask [batch, time])` from
-    the cache's train split, shuffled by `seed` (one epoch's order per seed), read by `threads`
-    threads."""
-    ds, _ = songs(cache, hparams, "train", key, seed=seed)
-    ds = chunks(ds, chunk_length).shuffle(SHUFFLE_CHUNKS, seed=seed + 2)
-    bounds = length_buckets(chunk_length)
-    ds = ds.bucket_by_sequence_length(lambda chunk, length: length, bounds,
-                                      [batch_size] * (len(bounds) + 1))
-    ds = ds.map(lambda v, lengths: (tf.cast(v, tf.float32),
-                                    tf.sequence_mask(lengths, tf.shape(v)[1], tf.float32)))
+    the cache's train split, shuffled by `seed`, read by `threads` threads.
+
+    Chunks of similar length go together, as in `training.batches`: the chunks of each group of
+    songs are sorted by length and cut into batches, and the batches are shuffled in a buffer of
+    `SHUFFLE_BATCHES`. A dataset made once yields a new order each time it is iterated (the same
+    orders for the same seed), so one dataset serves every epoch.
+    """
+    ds, _ = song_groups(cache, hparams, "train", key, seed=seed)
+    nt = hparams.num_timesteps
+
+    def grouped_batches(*group):  # [batches, batch_size, length, n_visible], short ones padded
+        pieces, lengths = chunks(*group, nt, chunk_length)
+        order = tf.argsort(lengths, stable=True)
+        spare = -tf.size(lengths) % batch_size  # empty pieces filling the last batch
+        pieces = tf.pad(tf.gather(pieces, order), [[0, spare], [0, 0], [0, 0]])
+        lengths = tf.pad(tf.gather(lengths, order), [[0, spare]])
+        return (tf.reshape(pieces, tf.concat([[-1, batch_size], tf.shape(pieces)[1:]], 0)),
+                tf.reshape(lengths, [-1, batch_size]))
+
+    ds = ds.map(grouped_batches).unbatch().shuffle(SHUFFLE_BATCHES, seed=seed + 2)
+
+    def padded(v, lengths):  # [batch, time] up to the batch's longest chunk, as training.batches
+        real = lengths > 0
+        v, lengths = tf.boolean_mask(v, real), tf.boolean_mask(lengths, real)
+        longest = tf.reduce_max(lengths)
+        return (tf.cast(v[:, :longest], tf.float32),
+                tf.sequence_mask(lengths, longest, tf.float32))
+
     # On a CPU the train step keeps every core busy, and a pipeline with threads of its own and
     # autotuning competes with it: on two cores that halved training's speed (benchmarks/
     # bench_data.py: 0.47 of the in-memory path's, one thread: 0.97). Feeding a GPU, give it more.
@@ -153,21 +146,25 @@ def training_batches(cache, hparams, key, chunk_length, batch_size, seed, thread
     options.threading.private_threadpool_size = threads
     options.threading.max_intra_op_parallelism = 1
     options.autotune.enabled = False
-    return ds.prefetch(2).with_options(options)
+    return ds.map(padded).prefetch(2).with_options(options)
 
 
 def song_blocks(cache, hparams, key, max_vectors=2 ** 16):
     """The train split's songs in manifest order, as blocks for `weight_initializations`'
     compiled epoch: `(vectors float32 [N, n_visible], bounds int32 [songs + 1])`, each block at
     most `max_vectors` vectors (or one song, if longer)."""
-    ds, _ = songs(cache, hparams, "train", key)
+    ds, _ = song_groups(cache, hparams, "train", key)
+    nt = hparams.num_timesteps
     block, size = [], 0
-    for song in ds.as_numpy_iterator():
-        if block and size + len(song) > max_vectors:
-            yield _block(block)
-            block, size = [], 0
-        block.append(song)
-        size += len(song)
+    for rows, frames, start in ds.as_numpy_iterator():
+        for n, first in zip(frames // nt, start):
+            if not n:
+                continue  # shorter than one vector: left out, as data.load_songs does
+            if block and size + n > max_vectors:
+                yield _block(block)
+                block, size = [], 0
+            block.append(rows[first:first + n * nt].reshape(n, hparams.n_visible))
+            size += n
     if block:
         yield _block(block)
 

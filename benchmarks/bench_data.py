@@ -40,8 +40,8 @@ FILES = 10000            # MIDI files in the corpus
 WORK = os.path.join(tempfile.gettempdir(), "rnn_rbm_bench_data")  # corpus and caches
 DATA_DIR = os.path.join(common.ROOT, "..", "shared", "data")      # the four benchmark files
 FRAMES_PER_STEP = 2      # 16th-note frames per benchmark time step (an 8th note)
-EPOCHS = 3               # timed epochs of each path in the speed comparison
-WARM_UP = 3              # untimed epochs of each path first (see compare_speed)
+EPOCHS = 5               # timed epochs of each path in the speed comparison
+MAX_WARM_UP = 10         # untimed epochs of each path at most (see compare_speed)
 MEMORY_STEPS = 300       # training steps of each memory measurement
 TIMES = 10               # the larger corpus, in copies of the corpus
 SCRIPT = os.path.abspath(__file__)
@@ -201,12 +201,17 @@ def epoch_speed(step, batches):
 
 
 def compare_speed(midi_dir, cache, epochs):
-    """`(in-memory, streamed)` median vectors a second over `epochs` alternating epochs, after
-    `WARM_UP` untimed epochs of each. The compiled Gibbs chain is compiled once per row count
-    (`RBM.padded_rows`): the in-memory path meets the same batches every epoch, while a stream
-    meets new mixes of chunk lengths for its first few epochs, so its first epochs pay ~1 s a new
-    size; a corpus large enough to need streaming pays that once in a long epoch."""
+    """`(in-memory, streamed, warm-up epochs)`: median vectors a second over `epochs` alternating
+    epochs of the two paths, after warm-up epochs of both until one compiles nothing new.
+
+    The Gibbs chain is compiled once per row count (`RBM.padded_rows`). The in-memory path meets
+    the same batches every epoch, so it has compiled all its sizes after one epoch; a stream
+    meets new mixes of chunk lengths, and its first few epochs also pay ~1 s for each new size,
+    a cost a corpus large enough to need streaming pays once in a long epoch. The figures are of
+    the steady state after that.
+    """
     import data
+    import RBM
     import rnn_rbm_train
     import streaming
     import training
@@ -215,25 +220,26 @@ def compare_speed(midi_dir, cache, epochs):
     padded = list(training.batches(training.split_into_chunks(songs, rnn_rbm_train.CHUNK_LENGTH),
                                    rnn_rbm_train.BATCH_SIZE))
     rng = np.random.default_rng(0)
-
-    def streamed(n):
-        return streaming.training_batches(cache, model.hparams, layout.KEY,
-                                          rnn_rbm_train.CHUNK_LENGTH, rnn_rbm_train.BATCH_SIZE,
-                                          seed=n)
+    stream = streaming.training_batches(cache, model.hparams, layout.KEY,  # as rnn_rbm_train
+                                        rnn_rbm_train.CHUNK_LENGTH, rnn_rbm_train.BATCH_SIZE,
+                                        seed=0)
 
     def in_memory():
         order = list(padded)
         rng.shuffle(order)
         return order
 
-    for n in range(WARM_UP):
+    compiled = RBM._compiled_chain.experimental_get_tracing_count
+    warm_up, before = 0, -1
+    while compiled() != before and warm_up < MAX_WARM_UP:
+        before, warm_up = compiled(), warm_up + 1
         epoch_speed(step, in_memory())
-        epoch_speed(step, streamed(-1 - n))
-    memory, stream = [], []
-    for n in range(1, epochs + 1):
+        epoch_speed(step, stream)
+    memory, streamed = [], []
+    for _ in range(epochs):
         memory.append(epoch_speed(step, in_memory()))
-        stream.append(epoch_speed(step, streamed(n)))
-    return statistics.median(memory), statistics.median(stream)
+        streamed.append(epoch_speed(step, stream))
+    return statistics.median(memory), statistics.median(streamed), warm_up
 
 
 def memory_child(cache, steps):
@@ -305,9 +311,10 @@ def main():
     shutil.rmtree(pop, ignore_errors=True)
     run_quietly([sys.executable, os.path.join(common.ROOT, "prepare_data.py"), args.midi_dir,
                  "--out", pop, "--valid-share", "0"])
-    memory, stream = compare_speed(args.midi_dir, pop, args.epochs)
-    print(f"training on {args.midi_dir}: in memory {memory:,.0f} vectors/s, streamed from the "
-          f"cache {stream:,.0f} vectors/s: {stream / memory:.3f} of it  "
+    memory, stream, warm_up = compare_speed(args.midi_dir, pop, args.epochs)
+    print(f"training on {args.midi_dir} (after {warm_up} epochs of each to compile): in memory "
+          f"{memory:,.0f} vectors/s, streamed from the cache {stream:,.0f} vectors/s: "
+          f"{stream / memory:.3f} of it  "
           f"({verdict(round(stream / memory, 3), 0.9)})")
     large = copies(cache, os.path.join(args.work, f"cache_x{TIMES}"), TIMES)
     small_mib, large_mib = peak_memory(cache, args.steps), peak_memory(large, args.steps)

@@ -48,8 +48,8 @@ def records_of(cache):
     return found
 
 
-def prepare(folder, cache, **kwargs):
-    return shards.prepare([str(folder)], str(cache), 1, LIMITS, **kwargs)
+def prepare(folder, cache, key="as-is", **kwargs):
+    return shards.prepare([str(folder)], str(cache), 1, LIMITS, key=key, **kwargs)
 
 
 def test_records_hold_each_songs_exact_matrix_and_bad_files_are_listed_with_why(tmp_path):
@@ -160,25 +160,30 @@ def test_two_processes_write_the_same_cache_as_one(tmp_path, capsys):
     assert records_of(tmp_path / "p1").keys() == records_of(tmp_path / "p2").keys()
 
 
-def test_tensorflow_to_c_matches_numpys(tmp_path):
-    rng = np.random.default_rng(5)
-    for trial in range(40):
-        frames = (rng.random((int(rng.integers(1, 30)), 2 * layout.SPAN)) < 0.05).astype(np.uint8)
-        if trial % 5 == 0:
-            frames[:] = 0  # no onsets: no move
-        np.testing.assert_array_equal(streaming.to_c(tf.constant(frames)).numpy(),
-                                      data.to_c(frames, 1))
+def test_songs_are_stored_moved_to_c_when_asked_and_the_key_must_match(tmp_path):
+    folder = tmp_path / "flat"
+    write_chord_songs(str(folder), count=3, frames=61, pitches=range(40, 47))  # odd: a pad row
+    for key in ("c", "as-is"):
+        prepare(folder, tmp_path / key, valid_share=0.0, key=key)
+        for path, matrix in records_of(tmp_path / key).items():
+            whole = midi_manipulation.midiToNoteStateMatrix(path)
+            np.testing.assert_array_equal(matrix, data.to_c(whole, 1) if key == "c" else whole)
+    assert not np.array_equal(*[records_of(tmp_path / k)[str(folder / "song0.mid")]
+                                for k in ("c", "as-is")])
+    with pytest.raises(corpus.CacheError, match="train with --key c or prepare another"):
+        streaming.song_groups(str(tmp_path / "c"), rnn_rbm.HParams(n_hidden=4), key="as-is")
 
 
 @pytest.mark.parametrize("num_timesteps, chunk_length, key", [(4, 100, "c"), (5, 7, "as-is"),
                                                              (1, 0, "c")])
-def test_streamed_batches_hold_the_chunks_of_the_midi_folder(tmp_path, num_timesteps,
-                                                              chunk_length, key):
+def test_streamed_batches_hold_the_chunks_of_the_midi_folder(tmp_path, monkeypatch,
+                                                              num_timesteps, chunk_length, key):
+    monkeypatch.setattr(streaming, "GROUP", 3)  # several groups, one of them short
     folder = tmp_path / "flat"
     write_chord_songs(str(folder), count=6, frames=90)
     write_chord_songs(str(folder / "x"), count=1, frames=203)
     os.rename(folder / "x" / "song0.mid", folder / "long.mid")
-    prepare(folder, tmp_path / "cache", valid_share=0.0, shard_songs=3)
+    prepare(folder, tmp_path / "cache", valid_share=0.0, shard_songs=3, key=key)
     hparams = rnn_rbm.HParams(n_hidden=4, num_timesteps=num_timesteps)
     songs = data.load_songs(hparams, midi_dir=str(folder), key=key)
     expected = sorted(c.astype(np.uint8).tobytes()
@@ -200,13 +205,13 @@ def test_an_unfinished_cache_or_another_layout_is_refused_in_one_line(tmp_path):
     prepare(folder, tmp_path / "cache", valid_share=0.0)
     paper = rnn_rbm.paper_hparams(n_hidden=4)
     with pytest.raises(corpus.CacheError, match="another layout"):
-        streaming.songs(str(tmp_path / "cache"), paper)
+        streaming.song_groups(str(tmp_path / "cache"), paper)
     with pytest.raises(corpus.CacheError, match="no valid songs"):
-        streaming.songs(str(tmp_path / "cache"), rnn_rbm.HParams(n_hidden=4), "valid")
+        streaming.song_groups(str(tmp_path / "cache"), rnn_rbm.HParams(n_hidden=4), "valid")
     head, entries = corpus.read_manifest(tmp_path / "cache")
     corpus.write_manifest(tmp_path / "cache", head | {"complete": False}, entries)
     with pytest.raises(corpus.CacheError, match="did not finish"):
-        streaming.songs(str(tmp_path / "cache"), rnn_rbm.HParams(n_hidden=4))
+        streaming.song_groups(str(tmp_path / "cache"), rnn_rbm.HParams(n_hidden=4))
 
 
 def test_a_damaged_manifest_is_one_clear_error(tmp_path):

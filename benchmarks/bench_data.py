@@ -41,7 +41,7 @@ WORK = os.path.join(tempfile.gettempdir(), "rnn_rbm_bench_data")  # corpus and c
 DATA_DIR = os.path.join(common.ROOT, "..", "shared", "data")      # the four benchmark files
 FRAMES_PER_STEP = 2      # 16th-note frames per benchmark time step (an 8th note)
 EPOCHS = 5               # timed epochs of each path in the speed comparison
-MAX_WARM_UP = 10         # untimed epochs of each path at most (see compare_speed)
+MAX_WARM_UP = 30         # untimed epochs of each path at most (see compare_speed)
 MEMORY_STEPS = 300       # training steps of each memory measurement
 TIMES = 10               # the larger corpus, in copies of the corpus
 SCRIPT = os.path.abspath(__file__)
@@ -191,27 +191,33 @@ def training_setup(seed=0):
     return model, step
 
 
-def epoch_speed(step, batches):
-    """Vectors a second over one pass of `step` over `batches` (the data's own time included)."""
+def epoch_speed(step, batches, shapes=None):
+    """Vectors a second over one pass of `step` over `batches` (the data's own time included).
+    Adds to the set `shapes` what XLA compiles its kernels for: each batch's size and length and
+    the chain's padded row count (`RBM.padded_rows`)."""
+    import RBM
     start, vectors = time.perf_counter(), 0.0
     for v, mask in batches:
         step(v, mask).numpy()
-        vectors += float(np.sum(mask))
+        real = float(np.sum(mask))
+        vectors += real
+        if shapes is not None:
+            shapes.add((*np.shape(v)[:2], int(RBM.padded_rows(real))))
     return vectors / (time.perf_counter() - start)
 
 
 def compare_speed(midi_dir, cache, epochs):
     """`(in-memory, streamed, warm-up epochs)`: median vectors a second over `epochs` alternating
-    epochs of the two paths, after warm-up epochs of both until one compiles nothing new.
+    epochs of the two paths, after warm-up epochs of both until neither meets a shape it has not
+    met before.
 
-    The Gibbs chain is compiled once per row count (`RBM.padded_rows`). The in-memory path meets
-    the same batches every epoch, so it has compiled all its sizes after one epoch; a stream
-    meets new mixes of chunk lengths, and its first few epochs also pay ~1 s for each new size,
-    a cost a corpus large enough to need streaming pays once in a long epoch. The figures are of
-    the steady state after that.
+    XLA compiles the Gibbs chain and the recurrence once per shape (batch size, length, the
+    chain's padded rows). The in-memory path meets the same batches every epoch, so it has
+    compiled all its shapes after one epoch; a stream meets new mixes of chunk lengths, and its
+    first epochs also pay for each new shape, a cost a corpus large enough to need streaming
+    pays once in a long epoch. The figures are of the steady state after that.
     """
     import data
-    import RBM
     import rnn_rbm_train
     import streaming
     import training
@@ -229,12 +235,11 @@ def compare_speed(midi_dir, cache, epochs):
         rng.shuffle(order)
         return order
 
-    compiled = RBM._compiled_chain.experimental_get_tracing_count
-    warm_up, before = 0, -1
-    while compiled() != before and warm_up < MAX_WARM_UP:
-        before, warm_up = compiled(), warm_up + 1
-        epoch_speed(step, in_memory())
-        epoch_speed(step, stream)
+    shapes, warm_up, before = set(), 0, -1
+    while len(shapes) != before and warm_up < MAX_WARM_UP:
+        before, warm_up = len(shapes), warm_up + 1
+        epoch_speed(step, in_memory(), shapes)
+        epoch_speed(step, stream, shapes)
     memory, streamed = [], []
     for _ in range(epochs):
         memory.append(epoch_speed(step, in_memory()))

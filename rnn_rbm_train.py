@@ -30,6 +30,8 @@ import corpus
 import data
 import distribute
 import layout
+import midi_manipulation
+import pianoroll
 import rnn_rbm
 import streaming
 import summaries
@@ -266,9 +268,21 @@ def streamed(hparams, args, first_epoch):
 
 
 def log_sample(log, n, sampler, hparams):
-    """Draws a short unprimed sample and puts its piano roll in the run log as epoch `n`'s."""
+    """Draws a short unprimed sample and puts its piano roll in the run log as epoch `n`'s, and
+    its sound where FluidSynth and a soundfont are installed (`pianoroll.render_wav`)."""
     song = sampler(tf.constant(SAMPLE_STEPS), tf.zeros([1, 0, hparams.n_visible])).numpy()[0]
-    log.piano_roll(n, data.to_note_states(song, hparams), hparams.lowest_note)
+    states = data.to_note_states(song, hparams)
+    log.piano_roll(n, states, hparams.lowest_note)
+    if shutil.which("fluidsynth") is None:
+        return
+    with tempfile.TemporaryDirectory() as folder:
+        midi = midi_manipulation.noteStateMatrixToMidi(
+            states, os.path.join(folder, "sample"), lowerBound=hparams.lowest_note,
+            upperBound=hparams.highest_note)
+        wav, _ = pianoroll.render_wav(midi, os.path.join(folder, "sample.wav"))
+        if wav is not None:  # without a soundfont the piano roll alone is logged
+            with open(wav, "rb") as handle:
+                log.audio(n, handle.read())
 
 
 def save(manager, model, n, settings):

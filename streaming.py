@@ -140,8 +140,8 @@ def training_batches(cache, hparams, key, chunk_length, batch_size, seed, thread
                 tf.sequence_mask(lengths, longest, tf.float32))
 
     # On a CPU the train step keeps every core busy, and a pipeline with threads of its own and
-    # autotuning competes with it: on two cores that halved training's speed (benchmarks/
-    # bench_data.py: 0.47 of the in-memory path's, one thread: 0.97). Feeding a GPU, give it more.
+    # autotuning competes with it: on two cores that halved training's speed (0.47 of the
+    # in-memory path's; one thread: about 0.85, docs/distributed.md). Feeding a GPU, give it more.
     options = tf.data.Options()
     options.threading.private_threadpool_size = threads
     options.threading.max_intra_op_parallelism = 1

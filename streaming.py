@@ -16,10 +16,13 @@ import corpus
 import layout
 
 SHUFFLE_SONGS = 256    # records in the song shuffle buffer (bit-packed: ~20 KB a song)
-GROUP = 16             # songs unpacked and cut together
+GROUP = 64             # songs unpacked, cut and batched together
 SHUFFLE_BATCHES = 64   # batches in the shuffle buffer (uint8: ~250 KB a batch of 4 chunks)
 CYCLE_LENGTH = 4       # shards read at once
 THREADS = 1            # threads of the pipeline (see training_batches)
+# Batches are padded to a multiple of this many vectors: XLA compiles the recurrence once per
+# length, and a stream, unlike the in-memory path, meets new lengths epoch after epoch.
+TIME_GRAIN = 8
 _FEATURES = {"frames": tf.io.FixedLenFeature([], tf.int64),
              "bits": tf.io.FixedLenFeature([], tf.string)}
 
@@ -132,10 +135,10 @@ def training_batches(cache, hparams, key, chunk_length, batch_size, seed, thread
 
     ds = ds.map(grouped_batches).unbatch().shuffle(SHUFFLE_BATCHES, seed=seed + 2)
 
-    def padded(v, lengths):  # [batch, time] up to the batch's longest chunk, as training.batches
+    def padded(v, lengths):  # [batch, time]: time the longest chunk's, rounded up (see TIME_GRAIN)
         real = lengths > 0
         v, lengths = tf.boolean_mask(v, real), tf.boolean_mask(lengths, real)
-        longest = tf.reduce_max(lengths)
+        longest = tf.minimum(-(-tf.reduce_max(lengths) // TIME_GRAIN) * TIME_GRAIN, tf.shape(v)[1])
         return (tf.cast(v[:, :longest], tf.float32),
                 tf.sequence_mask(lengths, longest, tf.float32))
 

@@ -260,10 +260,10 @@ def streamed(hparams, args, first_epoch):
     """`(epoch_batches(n), vectors per epoch)` read from the prepared corpus `args.data`: one
     dataset, reshuffled every epoch in an order set by the seed and the first epoch (as
     `in_memory`'s), so the pipeline's functions are traced once."""
-    _, frames = streaming.song_groups(args.data, hparams, "train", args.key)
-    batches = streaming.training_batches(args.data, hparams, args.key, args.chunk_length,
-                                         args.batch_size, seed=args.seed * 1000 + first_epoch,
-                                         threads=args.data_threads)
+    batches, frames = streaming.training_batches(args.data, hparams, args.key,
+                                                 args.chunk_length, args.batch_size,
+                                                 seed=args.seed * 1000 + first_epoch,
+                                                 threads=args.data_threads)
     return lambda n: batches, streaming.vectors_in(frames, hparams.num_timesteps)
 
 

@@ -113,15 +113,16 @@ def chunks(rows, frames, start, num_timesteps, chunk_length):
 
 
 def training_batches(cache, hparams, key, chunk_length, batch_size, seed, threads=THREADS):
-    """One epoch of padded batches `(v float32 [batch, time, n_visible], mask [batch, time])` from
-    the cache's train split, shuffled by `seed`, read by `threads` threads.
+    """`(dataset, frames)`: one epoch of padded batches `(v float32 [batch, time, n_visible],
+    mask [batch, time])` from the cache's train split, shuffled by `seed`, read by `threads`
+    threads; and the songs' frame counts (`song_groups`).
 
     Chunks of similar length go together, as in `training.batches`: the chunks of each group of
     songs are sorted by length and cut into batches, and the batches are shuffled in a buffer of
     `SHUFFLE_BATCHES`. A dataset made once yields a new order each time it is iterated (the same
     orders for the same seed), so one dataset serves every epoch.
     """
-    ds, _ = song_groups(cache, hparams, "train", key, seed=seed)
+    ds, frames = song_groups(cache, hparams, "train", key, seed=seed)
     nt = hparams.num_timesteps
 
     def grouped_batches(*group):  # [batches, batch_size, length, n_visible], short ones padded
@@ -149,17 +150,16 @@ def training_batches(cache, hparams, key, chunk_length, batch_size, seed, thread
     options.threading.private_threadpool_size = threads
     options.threading.max_intra_op_parallelism = 1
     options.autotune.enabled = False
-    return ds.map(padded).prefetch(2).with_options(options)
+    return ds.map(padded).prefetch(2).with_options(options), frames
 
 
-def song_blocks(cache, hparams, key, max_vectors=2 ** 16):
-    """The train split's songs in manifest order, as blocks for `weight_initializations`'
-    compiled epoch: `(vectors float32 [N, n_visible], bounds int32 [songs + 1])`, each block at
-    most `max_vectors` vectors (or one song, if longer)."""
-    ds, _ = song_groups(cache, hparams, "train", key)
+def song_blocks(groups, hparams, max_vectors=2 ** 16):
+    """The songs of `groups` (`song_groups` without a seed: manifest order), as blocks for
+    `weight_initializations`' compiled epoch: `(vectors float32 [N, n_visible], bounds int32
+    [songs + 1])`, each block at most `max_vectors` vectors (or one song, if longer)."""
     nt = hparams.num_timesteps
     block, size = [], 0
-    for rows, frames, start in ds.as_numpy_iterator():
+    for rows, frames, start in groups.as_numpy_iterator():
         for n, first in zip(frames // nt, start):
             if not n:
                 continue  # shorter than one vector: left out, as data.load_songs does

@@ -36,9 +36,8 @@ class RunLog:
 
     def __init__(self, logdir, flags):
         self.writer = tf.summary.create_file_writer(logdir)
-        text = json.dumps(flags, indent=2, sort_keys=True, default=str)
         with self.writer.as_default():
-            tf.summary.write("flags", tf.constant(f"```\n{text}\n```"), step=0,
+            tf.summary.write("flags", tf.constant(code_block(flags)), step=0,
                              metadata=_metadata("text"))
 
     def _scalar(self, tag, value, step):

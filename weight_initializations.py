@@ -139,8 +139,8 @@ def training_songs(args, hparams):
     """`(blocks, songs, vectors)` of the training material: a MIDI folder or benchmark split held
     in memory, or a prepared corpus (`prepare_data.py`) streamed."""
     if corpus.is_cache(args.data) and not args.dataset:
-        _, frames = streaming.song_groups(args.data, hparams, "train", args.key)
-        return (lambda: streaming.song_blocks(args.data, hparams, args.key), len(frames),
+        groups, frames = streaming.song_groups(args.data, hparams, "train", args.key)
+        return (lambda: streaming.song_blocks(groups, hparams), len(frames),
                 streaming.vectors_in(frames, hparams.num_timesteps))
     songs = data.load_songs(hparams, midi_dir=args.data, dataset=args.dataset, key=args.key,
                             **cli.midi_limits(args))

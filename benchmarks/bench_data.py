@@ -226,9 +226,9 @@ def compare_speed(midi_dir, cache, epochs):
     padded = list(training.batches(training.split_into_chunks(songs, rnn_rbm_train.CHUNK_LENGTH),
                                    rnn_rbm_train.BATCH_SIZE))
     rng = np.random.default_rng(0)
-    stream = streaming.training_batches(cache, model.hparams, layout.KEY,  # as rnn_rbm_train
-                                        rnn_rbm_train.CHUNK_LENGTH, rnn_rbm_train.BATCH_SIZE,
-                                        seed=0)
+    stream, _ = streaming.training_batches(cache, model.hparams, layout.KEY,  # as rnn_rbm_train
+                                           rnn_rbm_train.CHUNK_LENGTH,
+                                           rnn_rbm_train.BATCH_SIZE, seed=0)
 
     def in_memory():
         order = list(padded)
@@ -253,16 +253,16 @@ def memory_child(cache, steps):
     import rnn_rbm_train
     import streaming
     model, step = training_setup()
-    done, epoch = 0, 0
-    while done < steps:
-        for v, mask in streaming.training_batches(cache, model.hparams, layout.KEY,
-                                                  rnn_rbm_train.CHUNK_LENGTH,
-                                                  rnn_rbm_train.BATCH_SIZE, seed=epoch):
+    stream, _ = streaming.training_batches(cache, model.hparams, layout.KEY,  # as rnn_rbm_train
+                                           rnn_rbm_train.CHUNK_LENGTH,
+                                           rnn_rbm_train.BATCH_SIZE, seed=0)
+    done = 0
+    while done < steps:  # epoch after epoch of one dataset, reshuffled each time
+        for v, mask in stream:
             step(v, mask).numpy()
             done += 1
             if done == steps:
                 break
-        epoch += 1
     print(json.dumps({"peak_mib": common.peak_rss_gib() * 1024, "steps": done}))
 
 

@@ -190,13 +190,15 @@ def test_streamed_batches_hold_the_chunks_of_the_midi_folder(tmp_path, monkeypat
     expected = sorted(c.astype(np.uint8).tobytes()
                       for c in training.split_into_chunks(songs, chunk_length))
     got = []
-    for v, mask in streaming.training_batches(str(tmp_path / "cache"), hparams, key,
-                                              chunk_length, 3, seed=1):
+    batches, _ = streaming.training_batches(str(tmp_path / "cache"), hparams, key, chunk_length,
+                                            3, seed=1)
+    for v, mask in batches:
         assert v.dtype == tf.float32 and v.shape[0] <= 3
         lengths = mask.numpy().sum(axis=1).astype(int)
         got += [v.numpy()[i, :n].astype(np.uint8).tobytes() for i, n in enumerate(lengths)]
     assert sorted(got) == expected
-    blocks = list(streaming.song_blocks(str(tmp_path / "cache"), hparams, key))
+    groups, _ = streaming.song_groups(str(tmp_path / "cache"), hparams, key=key)
+    blocks = list(streaming.song_blocks(groups, hparams))
     np.testing.assert_array_equal(np.concatenate([b[0] for b in blocks]), np.concatenate(songs))
 
 

@@ -91,18 +91,19 @@ def worker_name():
 
 
 def distributed_batches(strategy, batches, n_visible):
-    """Global batches `(v, mask)` (a `tf.data.Dataset` or a list of numpy pairs) as `strategy`'s
-    distributed dataset: each batch split in order over the replicas of every worker.
+    """Global batches `(v, mask)` (a `tf.data.Dataset`, or an iterable of pairs such as a list or
+    an epoch of `streaming.training_batches`) as `strategy`'s distributed dataset: each batch
+    split in order over the replicas of every worker.
 
     Sharding by data (every worker reads the same batches and keeps its share of each) keeps
     all workers on the same number of steps, which the collective all-reduce needs; sharding by
     file could leave one worker a step short, waiting for ever.
     """
-    if not isinstance(batches, tf.data.Dataset):
+    if not isinstance(batches, tf.data.Dataset):  # drawn as the strategy asks, one pass
         spec = (tf.TensorSpec([None, None, n_visible], tf.float32),
                 tf.TensorSpec([None, None], tf.float32))
-        listed = list(batches)
-        batches = tf.data.Dataset.from_generator(lambda: iter(listed), output_signature=spec)
+        pairs = batches
+        batches = tf.data.Dataset.from_generator(lambda: iter(pairs), output_signature=spec)
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     return strategy.experimental_distribute_dataset(batches.with_options(options))

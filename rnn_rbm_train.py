@@ -257,14 +257,14 @@ def in_memory(songs, args, first_epoch):
 
 
 def streamed(hparams, args, first_epoch):
-    """`(epoch_batches(n), vectors per epoch)` read from the prepared corpus `args.data`: one
-    dataset, reshuffled every epoch in an order set by the seed and the first epoch (as
-    `in_memory`'s), so the pipeline's functions are traced once."""
-    batches, frames = streaming.training_batches(args.data, hparams, args.key,
-                                                 args.chunk_length, args.batch_size,
-                                                 seed=args.seed * 1000 + first_epoch,
-                                                 threads=args.data_threads)
-    return lambda n: batches, streaming.vectors_in(frames, hparams.num_timesteps)
+    """`(epoch_batches(n), vectors per epoch)` read from the prepared corpus `args.data`: the
+    batches reshuffled every epoch in an order set by the seed and the first epoch (as
+    `in_memory`'s), the next epoch's songs read while this one trains."""
+    next_epoch, frames = streaming.training_batches(args.data, hparams, args.key,
+                                                    args.chunk_length, args.batch_size,
+                                                    seed=args.seed * 1000 + first_epoch,
+                                                    threads=args.data_threads)
+    return lambda n: next_epoch(), streaming.vectors_in(frames, hparams.num_timesteps)
 
 
 def log_sample(log, n, sampler, hparams):

@@ -1,11 +1,16 @@
 """Reading a prepared corpus (`corpus.py`) with `tf.data`, for training and pre-training.
 
-Memory stays bounded whatever the corpus's size: shards are read a few at a time (interleaved),
-songs are shuffled in a buffer of `SHUFFLE_SONGS` bit-packed records, cut into chunks and
-batched a group at a time, the batches shuffled in a buffer of `SHUFFLE_BATCHES` and prefetched.
-The songs become the same vectors `data.load_songs` makes of the MIDI files (a test checks it):
-note-state frames grouped `num_timesteps` to a vector (moved to C, when they were, as the cache
-was prepared).
+Memory stays bounded whatever the corpus's size: `tf.data` reads the shards a few at a time
+(interleaved), shuffles the songs in a buffer of `SHUFFLE_SONGS` bit-packed records, and hands
+them over `GROUP` at a time, prefetched. Each group is then unpacked, cut into chunks and
+batched by length in compiled functions, and its batches are drawn in a shuffled order. The songs
+become the same vectors `data.load_songs` makes of the MIDI files (a test checks it): note-state
+frames grouped `num_timesteps` to a vector (moved to C, when they were, as the cache was
+prepared).
+
+Why the unpacking and batching are not `tf.data` maps: on a CPU the same ops ran several times
+slower inside a map than as a `tf.function` (the chunking of the bundled songs: 45 against 7 ms
+an epoch, one thread), and that work competes with the train step for the same cores.
 """
 import os
 
@@ -16,10 +21,10 @@ import corpus
 import layout
 
 SHUFFLE_SONGS = 256    # records in the song shuffle buffer (bit-packed: ~20 KB a song)
-GROUP = 64             # songs unpacked, cut and batched together
-SHUFFLE_BATCHES = 64   # batches in the shuffle buffer (uint8: ~250 KB a batch of 4 chunks)
+GROUP = 64             # songs unpacked, cut and batched together (uint8: 156 bytes a frame)
 CYCLE_LENGTH = 4       # shards read at once
-THREADS = 1            # threads of the pipeline (see training_batches)
+THREADS = 1            # threads of the tf.data pipeline (see training_batches)
+PREFETCH = 2           # groups read ahead, across the end of an epoch too (see training_batches)
 # Batches are padded to a multiple of this many vectors: XLA compiles the recurrence once per
 # length, and a stream, unlike the in-memory path, meets new lengths epoch after epoch.
 TIME_GRAIN = 8
@@ -41,22 +46,31 @@ def vectors_in(frames, num_timesteps):
     return sum(f // num_timesteps for f in frames if f >= num_timesteps)
 
 
-_BITS = np.unpackbits(np.arange(256, dtype=np.uint8)[:, np.newaxis], axis=1)  # [byte, 8 cells]
+# [byte, its 8 cells] as floats: unpacking through it writes training's float32 at once (a
+# uint8 -> float32 cast took about 5 ns a cell on this machine's CPU, the table a fraction of it)
+_BITS = np.unpackbits(np.arange(256, dtype=np.uint8)[:, np.newaxis], axis=1).astype(np.float32)
 
 
-def decode_group(records, width=2 * layout.SPAN):
-    """The note-state matrices of several records, unpacked together: `(rows uint8 [R, width],
-    frames [songs], start [songs])`, the songs' rows one after another (each song's padded to an
-    even number, see `corpus`), its frames, and where its rows start."""
+def read_group(records):
+    """Several records as `(packed uint8 [bytes], frames int32 [songs])`: the songs' bit-packed
+    matrices one after another, and their frame counts."""
     parsed = tf.io.parse_example(records, _FEATURES)
-    frames = tf.cast(parsed["frames"], tf.int32)
-    packed = tf.io.decode_raw(tf.strings.reduce_join(parsed["bits"]), tf.uint8)
-    rows = tf.reshape(tf.gather(tf.constant(_BITS), tf.cast(packed, tf.int32)), [-1, width])
-    return rows, frames, tf.cumsum(frames + frames % 2, exclusive=True)
+    return (tf.io.decode_raw(tf.strings.reduce_join(parsed["bits"]), tf.uint8),
+            tf.cast(parsed["frames"], tf.int32))
+
+
+@tf.function(input_signature=[tf.TensorSpec([None], tf.uint8), tf.TensorSpec([None], tf.int32)])
+def unpack(packed, frames):
+    """A group's note-state matrices (`read_group`): `(rows float32 [R, 2 * SPAN], frames [songs],
+    start [songs])`, the songs' rows one after another (each song's padded to an even number,
+    see `corpus`), its frames, and where its rows start."""
+    rows = tf.gather(tf.constant(_BITS), tf.cast(packed, tf.int32))
+    return (tf.reshape(rows, [-1, 2 * layout.SPAN]), frames,
+            tf.cumsum(frames + frames % 2, exclusive=True))
 
 
 def song_groups(cache, hparams, split="train", key=layout.KEY, seed=None):
-    """The songs of one split, `GROUP` at a time, as `decode_group`'s `(rows, frames, start)`.
+    """The songs of one split, `GROUP` at a time, as `read_group`'s `(packed, frames)`.
 
     Args:
       key: the key the songs must be in ("c" or "as-is"); a cache holds its songs in one, chosen
@@ -88,16 +102,16 @@ def song_groups(cache, hparams, split="train", key=layout.KEY, seed=None):
         ds = ds.shuffle(len(paths), seed=seed).interleave(
             read, cycle_length=min(CYCLE_LENGTH, len(paths)))
         ds = ds.shuffle(SHUFFLE_SONGS, seed=seed + 1)
-    # A group at a time: tf.data's cost is mostly per element and per op, not per byte.
-    return ds.batch(GROUP).map(decode_group), frames
+    return ds.batch(GROUP).map(read_group), frames
 
 
-def chunks(rows, frames, start, num_timesteps, chunk_length):
-    """A group's songs (`song_groups`) as vectors of `num_timesteps` rows, each song cut into
-    consecutive pieces of at most `chunk_length` vectors, as `data.load_songs` and
-    `training.split_into_chunks` make them: `(pieces uint8 [P, length, n_visible], lengths [P])`,
-    each piece padded with zeros to `length` (`chunk_length`, or with 0 the longest song's
-    vectors: songs whole). A song's last frames that make no whole vector are left out."""
+def chunk_rows(frames, start, num_timesteps, chunk_length, blank):
+    """Where a group's chunks lie in its rows (`unpack`): each song cut into consecutive pieces
+    of at most `chunk_length` vectors of `num_timesteps` rows, as `data.load_songs` and
+    `training.split_into_chunks` make them. Returns `(taken int32 [P, length * num_timesteps],
+    lengths [P])`: each piece's rows, then `blank` (the row index of an all-zero row) past its
+    end, and its vectors; `length` is `chunk_length`, or with 0 the longest song's vectors (songs
+    whole). A song's last frames that make no whole vector are left out."""
     vectors = frames // num_timesteps  # [songs]
     length = tf.maximum(chunk_length if chunk_length > 0 else tf.reduce_max(vectors), 1)
     pieces = (vectors + length - 1) // length
@@ -107,50 +121,69 @@ def chunks(rows, frames, start, num_timesteps, chunk_length):
     offset = tf.range(length * num_timesteps)[tf.newaxis]  # the rows of a piece, in order
     first = tf.gather(start, song) + index * length * num_timesteps
     inside = offset < (lengths * num_timesteps)[:, tf.newaxis]
-    taken = tf.where(inside, first[:, tf.newaxis] + offset, tf.shape(rows)[0])  # else a zero row
-    padded = tf.concat([rows, tf.zeros_like(rows[:1])], axis=0)
-    return tf.reshape(tf.gather(padded, taken), [tf.size(song), length, -1]), lengths
+    return tf.where(inside, first[:, tf.newaxis] + offset, blank), lengths
 
 
 def training_batches(cache, hparams, key, chunk_length, batch_size, seed, threads=THREADS):
-    """`(dataset, frames)`: one epoch of padded batches `(v float32 [batch, time, n_visible],
-    mask [batch, time])` from the cache's train split, shuffled by `seed`, read by `threads`
-    threads; and the songs' frame counts (`song_groups`).
+    """`(next_epoch, frames)`: `next_epoch()` is an iterator over one more epoch of padded batches
+    `(v float32 [batch, time, n_visible], mask [batch, time])` from the cache's train split,
+    shuffled by `seed`; `frames` are the songs' frame counts (`song_groups`).
 
     Chunks of similar length go together, as in `training.batches`: the chunks of each group of
-    songs are sorted by length and cut into batches, and the batches are shuffled in a buffer of
-    `SHUFFLE_BATCHES`. A dataset made once yields a new order each time it is iterated (the same
-    orders for the same seed), so one dataset serves every epoch.
+    songs are sorted by length and cut into batches, drawn in a random order. Every epoch is
+    taken from one iterator over the groups, the epochs one after another with an empty group
+    between, read by `threads` threads `PREFETCH` groups ahead: the reading of the next epoch
+    (on a small corpus, all of it, to fill the song shuffle buffer) happens while this one trains.
     """
-    ds, frames = song_groups(cache, hparams, "train", key, seed=seed)
-    nt = hparams.num_timesteps
-
-    def grouped_batches(*group):  # [batches, batch_size, length, n_visible], short ones padded
-        pieces, lengths = chunks(*group, nt, chunk_length)
-        order = tf.argsort(lengths, stable=True)
-        spare = -tf.size(lengths) % batch_size  # empty pieces filling the last batch
-        pieces = tf.pad(tf.gather(pieces, order), [[0, spare], [0, 0], [0, 0]])
-        lengths = tf.pad(tf.gather(lengths, order), [[0, spare]])
-        return (tf.reshape(pieces, tf.concat([[-1, batch_size], tf.shape(pieces)[1:]], 0)),
-                tf.reshape(lengths, [-1, batch_size]))
-
-    ds = ds.map(grouped_batches).unbatch().shuffle(SHUFFLE_BATCHES, seed=seed + 2)
-
-    def padded(v, lengths):  # [batch, time]: time the longest chunk's, rounded up (see TIME_GRAIN)
-        real = lengths > 0
-        v, lengths = tf.boolean_mask(v, real), tf.boolean_mask(lengths, real)
-        longest = tf.minimum(-(-tf.reduce_max(lengths) // TIME_GRAIN) * TIME_GRAIN, tf.shape(v)[1])
-        return (tf.cast(v[:, :longest], tf.float32),
-                tf.sequence_mask(lengths, longest, tf.float32))
-
+    groups, frames = song_groups(cache, hparams, "train", key, seed=seed)
+    end = tf.data.Dataset.from_tensors((tf.zeros([0], tf.uint8), tf.zeros([0], tf.int32)))
     # On a CPU the train step keeps every core busy, and a pipeline with threads of its own and
-    # autotuning competes with it: on two cores that halved training's speed (0.47 of the
-    # in-memory path's; one thread: about 0.85, docs/distributed.md). Feeding a GPU, give it more.
+    # autotuning competes with it: on two cores that halved training's speed (docs/distributed.md).
+    # Feeding a GPU, give it more.
     options = tf.data.Options()
     options.threading.private_threadpool_size = threads
     options.threading.max_intra_op_parallelism = 1
     options.autotune.enabled = False
-    return ds.map(padded).prefetch(2).with_options(options), frames
+    stream = iter(groups.concatenate(end).repeat().prefetch(PREFETCH).with_options(options))
+    nt = hparams.num_timesteps
+    plan = _planner(nt, chunk_length, batch_size)
+    rng = np.random.default_rng(seed)
+
+    def next_epoch():
+        for packed, song_frames in stream:
+            if song_frames.shape[0] == 0:
+                return
+            rows, taken, lengths = (x.numpy() for x in plan(*unpack(packed, song_frames)))
+            for b in rng.permutation(len(lengths)):
+                real = lengths[b][lengths[b] > 0]  # the last batch's empty chunks left out
+                longest = min(-(-real.max() // TIME_GRAIN) * TIME_GRAIN, taken.shape[2] // nt)
+                v = np.take(rows, taken[b, :len(real), :longest * nt], axis=0)
+                yield (v.reshape(len(real), longest, hparams.n_visible),
+                       (np.arange(longest) < real[:, np.newaxis]).astype(np.float32))
+
+    return next_epoch, frames
+
+
+def _planner(num_timesteps, chunk_length, batch_size):
+    """A compiled `(rows, frames, start) -> (rows, taken int32 [batches, batch_size, length *
+    num_timesteps], lengths [batches, batch_size])`, run on the CPU: a group's chunks
+    (`chunk_rows`) sorted by length, an all-zero row added to `rows` and every missing row (and
+    the last batch's empty chunks) pointing at it."""
+    @tf.function(input_signature=[tf.TensorSpec([None, 2 * layout.SPAN], tf.float32),
+                                  tf.TensorSpec([None], tf.int32), tf.TensorSpec([None], tf.int32)])
+    def plan(rows, frames, start):
+        with tf.device("/cpu:0"):
+            blank = tf.shape(rows)[0]
+            taken, lengths = chunk_rows(frames, start, num_timesteps, chunk_length, blank)
+            order = tf.argsort(lengths, stable=True)
+            spare = -tf.size(lengths) % batch_size  # empty chunks filling the last batch
+            taken = tf.pad(tf.gather(taken, order), [[0, spare], [0, 0]], constant_values=blank)
+            lengths = tf.pad(tf.gather(lengths, order), [[0, spare]])
+            return (tf.concat([rows, tf.zeros_like(rows[:1])], axis=0),
+                    tf.reshape(taken, [-1, batch_size, tf.shape(taken)[1]]),
+                    tf.reshape(lengths, [-1, batch_size]))
+
+    return plan
 
 
 def song_blocks(groups, hparams, max_vectors=2 ** 16):
@@ -159,7 +192,8 @@ def song_blocks(groups, hparams, max_vectors=2 ** 16):
     [songs + 1])`, each block at most `max_vectors` vectors (or one song, if longer)."""
     nt = hparams.num_timesteps
     block, size = [], 0
-    for rows, frames, start in groups.as_numpy_iterator():
+    for packed, frames in groups:
+        rows, frames, start = (x.numpy() for x in unpack(packed, frames))
         for n, first in zip(frames // nt, start):
             if not n:
                 continue  # shorter than one vector: left out, as data.load_songs does
@@ -174,4 +208,4 @@ def song_blocks(groups, hparams, max_vectors=2 ** 16):
 
 def _block(block):
     bounds = np.cumsum([0] + [len(s) for s in block]).astype(np.int32)
-    return np.concatenate(block).astype(np.float32), bounds
+    return np.concatenate(block), bounds

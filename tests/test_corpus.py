@@ -189,14 +189,20 @@ def test_streamed_batches_hold_the_chunks_of_the_midi_folder(tmp_path, monkeypat
     songs = data.load_songs(hparams, midi_dir=str(folder), key=key)
     expected = sorted(c.astype(np.uint8).tobytes()
                       for c in training.split_into_chunks(songs, chunk_length))
-    got = []
-    batches, _ = streaming.training_batches(str(tmp_path / "cache"), hparams, key, chunk_length,
-                                            3, seed=1)
-    for v, mask in batches:
-        assert v.dtype == tf.float32 and v.shape[0] <= 3
-        lengths = mask.numpy().sum(axis=1).astype(int)
-        got += [v.numpy()[i, :n].astype(np.uint8).tobytes() for i, n in enumerate(lengths)]
-    assert sorted(got) == expected
+    next_epoch, _ = streaming.training_batches(str(tmp_path / "cache"), hparams, key,
+                                               chunk_length, 3, seed=1)
+    orders = []
+    for _ in range(3):
+        got = []
+        for v, mask in next_epoch():
+            assert v.dtype == tf.float32 and v.shape[0] <= 3 and mask.shape == v.shape[:2]
+            lengths = np.asarray(mask).sum(axis=1).astype(int)
+            assert lengths.min() > 0  # no empty chunks; padded by less than a grain
+            assert lengths.max() <= v.shape[1] < lengths.max() + streaming.TIME_GRAIN
+            got += [np.asarray(v)[i, :n].astype(np.uint8).tobytes() for i, n in enumerate(lengths)]
+        assert sorted(got) == expected  # every epoch holds every chunk once
+        orders.append(got)
+    assert orders[0] != orders[1] != orders[2]  # each in its own order
     groups, _ = streaming.song_groups(str(tmp_path / "cache"), hparams, key=key)
     blocks = list(streaming.song_blocks(groups, hparams))
     np.testing.assert_array_equal(np.concatenate([b[0] for b in blocks]), np.concatenate(songs))

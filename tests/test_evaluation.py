@@ -238,5 +238,6 @@ def test_conditional_rows_give_one_array_per_bias_of_the_distribution():
     np.testing.assert_array_equal(previous[[0, 3]], 0)  # each sequence starts from silence
     np.testing.assert_array_equal(previous[[1, 2, 4]], roll[[0, 1, 0]])
     (bv,) = model.conditional_biases(tf.constant(roll[None]))
-    np.testing.assert_allclose(biases[0][:3], bv.numpy()[0], rtol=1e-6)
-    np.testing.assert_allclose(biases[0][3:], bv.numpy()[0, :2], rtol=1e-6)
+    # float32 computed in batches of another shape: a few units in the last place apart
+    np.testing.assert_allclose(biases[0][:3], bv.numpy()[0], rtol=1e-5)
+    np.testing.assert_allclose(biases[0][3:], bv.numpy()[0, :2], rtol=1e-5)

@@ -61,12 +61,15 @@ def read_group(records):
 
 @tf.function(input_signature=[tf.TensorSpec([None], tf.uint8), tf.TensorSpec([None], tf.int32)])
 def unpack(packed, frames):
-    """A group's note-state matrices (`read_group`): `(rows float32 [R, 2 * SPAN], frames [songs],
-    start [songs])`, the songs' rows one after another (each song's padded to an even number,
-    see `corpus`), its frames, and where its rows start."""
-    rows = tf.gather(tf.constant(_BITS), tf.cast(packed, tf.int32))
-    return (tf.reshape(rows, [-1, 2 * layout.SPAN]), frames,
-            tf.cumsum(frames + frames % 2, exclusive=True))
+    """A group's note-state matrices (`read_group`), on the CPU: `(rows float32 [R + 1, 2 * SPAN],
+    frames [songs], start [songs])`, the songs' rows one after another (each song's padded to an
+    even number, see `corpus`) and two all-zero rows last, its frames, and where its rows start."""
+    with tf.device("/cpu:0"):
+        # Two zero rows added as packed bytes (a row is 19.5 bytes), not as unpacked floats.
+        packed = tf.concat([packed, tf.zeros([2 * 2 * layout.SPAN // 8], tf.uint8)], axis=0)
+        rows = tf.reshape(tf.gather(tf.constant(_BITS), tf.cast(packed, tf.int32)),
+                          [-1, 2 * layout.SPAN])
+        return rows, frames, tf.cumsum(frames + frames % 2, exclusive=True)
 
 
 def song_groups(cache, hparams, split="train", key=layout.KEY, seed=None):
@@ -153,7 +156,9 @@ def training_batches(cache, hparams, key, chunk_length, batch_size, seed, thread
         for packed, song_frames in stream:
             if song_frames.shape[0] == 0:
                 return
-            rows, taken, lengths = (x.numpy() for x in plan(*unpack(packed, song_frames)))
+            rows, song_frames, start = unpack(packed, song_frames)
+            rows = rows.numpy()
+            taken, lengths = (x.numpy() for x in plan(song_frames, start, len(rows) - 1))
             for b in rng.permutation(len(lengths)):
                 real = lengths[b][lengths[b] > 0]  # the last batch's empty chunks left out
                 longest = min(-(-real.max() // TIME_GRAIN) * TIME_GRAIN, taken.shape[2] // nt)
@@ -165,22 +170,20 @@ def training_batches(cache, hparams, key, chunk_length, batch_size, seed, thread
 
 
 def _planner(num_timesteps, chunk_length, batch_size):
-    """A compiled `(rows, frames, start) -> (rows, taken int32 [batches, batch_size, length *
+    """A compiled `(frames, start, blank) -> (taken int32 [batches, batch_size, length *
     num_timesteps], lengths [batches, batch_size])`, run on the CPU: a group's chunks
-    (`chunk_rows`) sorted by length, an all-zero row added to `rows` and every missing row (and
-    the last batch's empty chunks) pointing at it."""
-    @tf.function(input_signature=[tf.TensorSpec([None, 2 * layout.SPAN], tf.float32),
-                                  tf.TensorSpec([None], tf.int32), tf.TensorSpec([None], tf.int32)])
-    def plan(rows, frames, start):
+    (`chunk_rows`) sorted by length, every missing row (and the last batch's empty chunks)
+    pointing at the all-zero row `blank`."""
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.int32)] * 2
+                 + [tf.TensorSpec([], tf.int32)])
+    def plan(frames, start, blank):
         with tf.device("/cpu:0"):
-            blank = tf.shape(rows)[0]
             taken, lengths = chunk_rows(frames, start, num_timesteps, chunk_length, blank)
             order = tf.argsort(lengths, stable=True)
             spare = -tf.size(lengths) % batch_size  # empty chunks filling the last batch
             taken = tf.pad(tf.gather(taken, order), [[0, spare], [0, 0]], constant_values=blank)
             lengths = tf.pad(tf.gather(lengths, order), [[0, spare]])
-            return (tf.concat([rows, tf.zeros_like(rows[:1])], axis=0),
-                    tf.reshape(taken, [-1, batch_size, tf.shape(taken)[1]]),
+            return (tf.reshape(taken, [-1, batch_size, tf.shape(taken)[1]]),
                     tf.reshape(lengths, [-1, batch_size]))
 
     return plan

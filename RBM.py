@@ -331,24 +331,31 @@ class RBM(tf.Module):
         negative = gibbs_chain(start, self.W, bv, bh, k, noise, seed)
         return free_energy_cost(v, negative, self.W, bv, bh)
 
-    def sample(self, start, biases, k, last_step="sample", seed=None):
+    def sample(self, start, biases, k, temperature=1.0, seed=None):
         """One draw per row: the end of a `k`-step Gibbs chain from `start`.
 
-        With `last_step="mode"` the chain's last visible state is not drawn but set to the most
-        probable one given the last hidden sample, `p(v | h) > 0.5`: each unit that the hidden
-        state does not make likely stays off, instead of sounding by chance one time in 20 or
-        50, which over hundreds of units gives a few stray notes in every vector. `seed`
-        (`[2]` int64, optional) makes the draws a function of it (see `fused_chain`).
+        `temperature` (a Python float in [0, 1]) is that of the chain's last visible step: each
+        unit is drawn with probability sigmoid(a / T), a = its input given the last hidden
+        sample. At 1 that is p(v | h), a plain Gibbs step. At 0 it is the most probable state,
+        `p(v | h) > 0.5`: a unit the hidden state does not make likely stays off, instead of
+        sounding by chance one time in 20 or 50, which over hundreds of units gives a few stray
+        notes in every vector. In between, unlikely units are rarer still (at T = 0.5 a unit of
+        p = 0.05 sounds with p^2 / (p^2 + (1 - p)^2) = 0.003) while a likely one still fails now
+        and then (p = 0.8 gives 0.94), so a held note ends instead of sounding on for ever.
+        `seed` (`[2]` int64, optional) makes the draws a function of it (see `fused_chain`).
         """
         bv, bh = biases
-        if last_step == "sample":
+        if temperature == 1:
             return gibbs_chain(start, self.W, bv, bh, k, seed=seed)
         v = gibbs_chain(start, self.W, bv, bh, k - 1, seed=seed)
         probs_h = hidden_probs(v, self.W, bh)
-        if seed is not None:  # apart from the chain's own draws
-            seed = tf.random.experimental.stateless_fold_in(seed, -1)
-        h = sample(probs_h, uniform(tf.shape(probs_h), seed))
-        return tf.cast(visible_probs(h, self.W, bv) > 0.5, tf.float32)
+        fold = tf.random.experimental.stateless_fold_in
+        h = sample(probs_h, uniform(tf.shape(probs_h), None if seed is None else fold(seed, -1)))
+        if temperature == 0:
+            return tf.cast(visible_probs(h, self.W, bv) > 0.5, tf.float32)
+        inputs = tf.matmul(h, self.W, transpose_b=True) + bv
+        return sample(tf.sigmoid(inputs / temperature),
+                      uniform(tf.shape(inputs), None if seed is None else fold(seed, -2)))
 
     def log_score(self, v, biases):
         """-F(v) of each row: log p(v) up to the row's log Z."""

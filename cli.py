@@ -74,6 +74,18 @@ def share(text):
     return _number(float, text, 0.0, high=1.0)
 
 
+def last_step(text):
+    """The temperature of a generated vector's last visible step: `sample` (1, a plain draw),
+    `mode` (0, the most probable notes) or a number in between."""
+    named = {"sample": 1.0, "mode": 0.0}
+    if text in named:
+        return named[text]
+    value = _number(float, text, 0.0)
+    if value > 1:
+        raise argparse.ArgumentTypeError(f"{text}: give sample, mode or a temperature from 0 to 1")
+    return value
+
+
 def progress(iterable, **kwargs):
     """`tqdm(iterable)` that draws only on a terminal, so a log file gets no carriage returns."""
     return tqdm(iterable, disable=not sys.stderr.isatty(), **kwargs)

@@ -26,8 +26,8 @@ class _Exact(tf.Module):
         the RBM's; unused)."""
         return -tf.reduce_mean(self.log_prob(v, biases))
 
-    def sample(self, start, biases, k=None, last_step="sample", seed=None):
-        """One exact draw per row (`start`, `k` and `last_step` are the RBM's chain's; unused);
+    def sample(self, start, biases, k=None, temperature=1.0, seed=None):
+        """One exact draw per row (`start`, `k` and `temperature` are the RBM's chain's; unused);
         with `seed` (`[2]` int64) the draw is a pure function of it."""
         return self.exact_sample(biases, seed)[0]
 

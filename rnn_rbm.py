@@ -199,7 +199,7 @@ class RnnRbm(tf.Module):
             seed = tf.random.experimental.stateless_fold_in(seed, 2)
         return self.distribution.training_cost(frames, biases, k, noise, from_silence, seed)
 
-    def generate(self, num_steps, primer, k, chain_from_previous=False, last_step="sample"):
+    def generate(self, num_steps, primer, k, chain_from_previous=False, temperature=1.0):
         """Samples `num_steps` vectors for each sequence in a batch.
 
         Args:
@@ -211,8 +211,8 @@ class RnnRbm(tf.Module):
             post and the original code did, instead of from silence, as the Theano tutorial did.
             From the previous vector, chains often stick in a spurious mode with two or three times
             the notes of the training songs, so silence is the default.
-          last_step: "sample", or "mode" for the most probable last visible state of each chain
-            given its last hidden sample (see `RBM.RBM.sample`).
+          temperature: of each chain's last visible step, 1 for a plain draw, 0 for the most
+            probable state given the last hidden sample (see `RBM.RBM.sample`).
         Returns:
           `[batch, num_steps, n_visible]` 0/1 samples, not including the primer.
         """
@@ -229,7 +229,7 @@ class RnnRbm(tf.Module):
         def body(i, u_prev, v_prev, out):
             start = v_prev if chain_from_previous else tf.zeros_like(v_prev)
             seed = tf.random.experimental.stateless_fold_in(base, i)
-            v_t = self.distribution.sample(start, self.biases_given(u_prev), k, last_step, seed)
+            v_t = self.distribution.sample(start, self.biases_given(u_prev), k, temperature, seed)
             u_t = tf.tanh(self.bu + tf.matmul(v_t, self.Wvu) + tf.matmul(u_prev, self.Wuu))
             return i + 1, u_t, v_t, out.write(i, v_t)
 
@@ -251,11 +251,11 @@ def _rnn_weight_name(bias_name):
     return "Wu" + bias_name[1:]
 
 
-def make_sampler(model, k, chain_from_previous=False, last_step="sample"):
+def make_sampler(model, k, chain_from_previous=False, temperature=1.0):
     """A `tf.function` around `model.generate`, traced once for any batch, primer length and steps:
     `sampler(num_steps, primer [batch, prime_time, n_visible]) -> [batch, num_steps, n_visible]`."""
     spec = [tf.TensorSpec([], tf.int32),
             tf.TensorSpec([None, None, model.hparams.n_visible], tf.float32)]
     return tf.function(lambda num_steps, primer: model.generate(
-        num_steps, primer, k, chain_from_previous=chain_from_previous, last_step=last_step),
+        num_steps, primer, k, chain_from_previous=chain_from_previous, temperature=temperature),
         input_signature=spec)

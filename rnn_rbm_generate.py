@@ -30,7 +30,6 @@ NUM_SONGS = 3        # songs written
 MAX_SONGS = 1000     # songs one run may ask for (all are sampled at once, in one batch)
 STEPS = 300          # vectors sampled per song (num_timesteps 16th notes each)
 PRIME_LENGTH = 20    # primer vectors the RNN reads first (80 16th notes, 5 bars, at 4 a vector)
-LAST_STEP = "mode"   # each vector's last Gibbs step: its "mode" given h, or "sample" it
 
 
 def parse_args(argv):
@@ -57,10 +56,11 @@ def parse_args(argv):
                    help="where each vector's Gibbs chain starts: silence (default) or the previous "
                         "vector, as the original code did")
     cli.add_listening_flags(p)
-    p.add_argument("--last-step", choices=["sample", "mode"], default=LAST_STEP,
-                   help="each vector's last Gibbs step: draw it (sample, the original's) or take "
-                        "the most probable notes given the chain's last hidden state (mode); "
-                        "default %(default)s")
+    p.add_argument("--last-step", type=cli.last_step, default=layout.LAST_STEP,
+                   help="each vector's last Gibbs step, given the chain's last hidden state: "
+                        "sample draws it (the original's), mode takes the most probable notes, "
+                        "a number T between draws each note at temperature T, which keeps the "
+                        "likely notes and all but drops the unlikely ones (default %(default)s)")
     p.add_argument("--seed", type=int, help="random seed (default: different songs every run)")
     args = p.parse_args(argv)
     if args.num > MAX_SONGS:
@@ -135,7 +135,8 @@ def main(argv=None):
         os.makedirs(args.out_dir, exist_ok=True)
     except (checkpoints.CheckpointError, OSError, ValueError) as e:
         sys.exit(f"error: {e}")
-    sampler = rnn_rbm.make_sampler(model, args.k, args.chain_start == "previous", args.last_step)
+    sampler = rnn_rbm.make_sampler(model, args.k, args.chain_start == "previous",
+                                   args.last_step)
     songs = sampler(tf.constant(args.steps), tf.constant(primer)).numpy()
     stem = os.path.basename(os.path.normpath(prefix))
     for song in songs:

@@ -219,7 +219,7 @@ def train(model, optimizer, epoch, manager, source, args, strategy=None):
     chief = args.writes == args.out_dir
     logdir = args.logdir or os.path.join(args.out_dir, "logs")
     log = summaries.RunLog(logdir if chief else os.path.join(args.writes, "logs"), settings)
-    sampler = rnn_rbm.make_sampler(model, layout.K_GENERATE, last_step="mode")
+    sampler = rnn_rbm.make_sampler(model, layout.K_GENERATE, temperature=layout.LAST_STEP)
     print(cost_meaning(model))
     for n in range(int(epoch) + 1, args.num_epochs + 1):
         start = time.time()

@@ -159,14 +159,14 @@ def test_generation_uses_the_primer():
     np.testing.assert_array_equal(out.numpy()[0], np.tile([1, 0, 1, 0], (4, 1)))
 
 
-@pytest.mark.parametrize("last_step", ["sample", "mode"])
-def test_generation_under_one_seed_repeats_exactly(last_step):
+@pytest.mark.parametrize("temperature", [1.0, 0.5, 0.0])
+def test_generation_under_one_seed_repeats_exactly(temperature):
     model = randomised_model()
     primer = tf.zeros([3, 0, SMALL.n_visible])
     songs = []
     for _ in range(2):
         tf.random.set_seed(5)
-        sampler = rnn_rbm.make_sampler(model, 4, last_step=last_step)
+        sampler = rnn_rbm.make_sampler(model, 4, temperature=temperature)
         songs.append(sampler(tf.constant(40), primer).numpy())
     np.testing.assert_array_equal(songs[0], songs[1])
     assert songs[0].shape == (3, 40, SMALL.n_visible) and 0 < songs[0].mean() < 1
@@ -177,6 +177,24 @@ def test_the_mode_last_step_keeps_only_the_notes_the_hidden_state_makes_likely()
     bv = tf.fill([2000, SMALL.n_visible], -2.5)  # each unit on with probability about 0.08 alone
     bh = tf.fill([2000, SMALL.n_hidden], -20.0)  # hidden units all but certainly off
     drawn = rbm.sample(tf.zeros_like(bv), (bv, bh), 5).numpy()
-    mode = rbm.sample(tf.zeros_like(bv), (bv, bh), 5, last_step="mode").numpy()
+    mode = rbm.sample(tf.zeros_like(bv), (bv, bh), 5, temperature=0.0).numpy()
     assert 0.03 < drawn.mean() < 0.2  # p(v | h = 0) = sigmoid(-2.5): stray notes when drawn
     assert mode.sum() == 0            # none of them is likely, so the mode is silence
+
+
+@pytest.mark.parametrize("p, temperature, expected", [
+    (0.2, 0.5, 1 / 17),     # p^2 / (p^2 + (1 - p)^2) = 0.04 / 0.68
+    (0.8, 0.5, 16 / 17),
+    (0.2, 0.25, 1 / 257),   # p^4 / (p^4 + (1 - p)^4)
+    (0.2, 1.0, 0.2),
+])
+def test_a_tempered_last_step_draws_each_note_with_its_sharpened_probability(p, temperature,
+                                                                             expected):
+    rbm = randomised_model().distribution
+    bv = tf.fill([4000, SMALL.n_visible], float(np.log(p / (1 - p))))
+    bh = tf.fill([4000, SMALL.n_hidden], -30.0)  # h = 0, so p(v | h) = sigmoid(bv) = p
+    seed = tf.constant([3, 4], tf.int64)
+    drawn = rbm.sample(tf.zeros_like(bv), (bv, bh), 5, temperature=temperature, seed=seed)
+    share = drawn.numpy().mean()
+    cells = 4000 * SMALL.n_visible
+    assert abs(share - expected) < 5 * np.sqrt(expected * (1 - expected) / cells)

@@ -61,9 +61,14 @@ def hidden_probs(v, W, bh):
     return tf.sigmoid(tf.matmul(v, W) + bh)
 
 
+def visible_inputs(h, W, bv):
+    """Each visible unit's total input given `h`, the logit of p(v = 1 | h): `[N, n_visible]`."""
+    return tf.matmul(h, W, transpose_b=True) + bv
+
+
 def visible_probs(h, W, bv):
     """p(v = 1 | h): `[N, n_visible]`."""
-    return tf.sigmoid(tf.matmul(h, W, transpose_b=True) + bv)
+    return tf.sigmoid(visible_inputs(h, W, bv))
 
 
 def gibbs_step(v, W, bv, bh, uniform_h, uniform_v):
@@ -353,7 +358,7 @@ class RBM(tf.Module):
         h = sample(probs_h, uniform(tf.shape(probs_h), None if seed is None else fold(seed, -1)))
         if temperature == 0:
             return tf.cast(visible_probs(h, self.W, bv) > 0.5, tf.float32)
-        inputs = tf.matmul(h, self.W, transpose_b=True) + bv
+        inputs = visible_inputs(h, self.W, bv)
         return sample(tf.sigmoid(inputs / temperature),
                       uniform(tf.shape(inputs), None if seed is None else fold(seed, -2)))
 

@@ -135,8 +135,7 @@ def main(argv=None):
         os.makedirs(args.out_dir, exist_ok=True)
     except (checkpoints.CheckpointError, OSError, ValueError) as e:
         sys.exit(f"error: {e}")
-    sampler = rnn_rbm.make_sampler(model, args.k, args.chain_start == "previous",
-                                   args.last_step)
+    sampler = rnn_rbm.make_sampler(model, args.k, args.chain_start == "previous", args.last_step)
     songs = sampler(tf.constant(args.steps), tf.constant(primer)).numpy()
     stem = os.path.basename(os.path.normpath(prefix))
     for song in songs:

@@ -137,6 +137,18 @@ def densest_window(statematrix, window=WINDOW_FRAMES):
     return _share((running[window:] - running[:-window]).max(initial=0), window)
 
 
+def long_held_share(statematrix, window=WINDOW_FRAMES):
+    """Share of sounding cells whose pitch sounds without a break for more than `window` frames.
+
+    A run counts every frame in which the pitch sounds, whether it is held or struck again, so
+    a drone that the sampler keeps re-striking counts as one run; a rest ends the run.
+    """
+    play, _ = play_and_onsets(statematrix)
+    edges = np.diff(np.pad(play.T.astype(np.int8), ((0, 0), (1, 1))), axis=1)
+    lengths = np.nonzero(edges == -1)[1] - np.nonzero(edges == 1)[1]  # both by pitch, then time
+    return _share(lengths[lengths > window].sum(), play.sum())
+
+
 def _window_hashes(play, starts, window):
     """An 8-byte digest of `play[s:s + window]` for each start `s`; equal windows, equal digests."""
     packed = np.packbits(play, axis=1)  # [T, ceil(SPAN / 8)]: one frame in 10 bytes
@@ -205,6 +217,7 @@ METRICS = (
     Metric("onsets on the beat", on_beat_share, False),
     Metric("semitone-clash share", semitone_clash_share, True),
     Metric("densest 4 bars (onsets/16th)", densest_window, True),
+    Metric("held over 4 bars (share)", long_held_share, True),
     Metric(COPIED, copied_share, True),
 )
 

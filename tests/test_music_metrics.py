@@ -85,12 +85,24 @@ def test_densest_window_finds_the_burst():
     assert mx.densest_window(song) == 10 / 64
 
 
+def test_long_held_share_counts_unbroken_runs_struck_again_or_not():
+    # C held 40 frames and struck again for 30 more: one run of 70, over the 64 of 4 bars.
+    song = _song(80, [(60, 0, 40), (60, 40, 30), (64, 0, 10)])
+    assert mx.long_held_share(song) == 70 / 80
+    # A one-frame rest splits it into 40 + 39; exactly 64 frames is not over 4 bars.
+    assert mx.long_held_share(_song(80, [(60, 0, 40), (60, 41, 39)])) == 0
+    assert mx.long_held_share(_song(64, [(60, 0, 64)])) == 0
+    # Runs on two pitches, one to the song's last frame.
+    assert mx.long_held_share(_song(66, [(60, 0, 66), (61, 0, 65), (72, 3, 5)])) == 131 / 136
+
+
 def test_undefined_figures_are_nan():
     silence = np.zeros((8, 2 * SPAN), dtype=np.uint8)
     assert mx.silent_share(silence) == 1
     assert mx.onsets_per_16th(silence) == 0
     for figure in (mx.notes_per_sounding_16th, mx.mean_note_length, mx.pitch_range,
-                   mx.scale_consistency, mx.on_beat_share, mx.semitone_clash_share):
+                   mx.scale_consistency, mx.on_beat_share, mx.semitone_clash_share,
+                   mx.long_held_share):
         assert math.isnan(figure(silence))
 
 

@@ -339,14 +339,17 @@ class RBM(tf.Module):
     def sample(self, start, biases, k, temperature=1.0, seed=None):
         """One draw per row: the end of a `k`-step Gibbs chain from `start`.
 
-        `temperature` (a Python float in [0, 1]) is that of the chain's last visible step: each
-        unit is drawn with probability sigmoid(a / T), a = its input given the last hidden
-        sample. At 1 that is p(v | h), a plain Gibbs step. At 0 it is the most probable state,
-        `p(v | h) > 0.5`: a unit the hidden state does not make likely stays off, instead of
-        sounding by chance one time in 20 or 50, which over hundreds of units gives a few stray
-        notes in every vector. In between, unlikely units are rarer still (at T = 0.5 a unit of
-        p = 0.05 sounds with p^2 / (p^2 + (1 - p)^2) = 0.003) while a likely one still fails now
-        and then (p = 0.8 gives 0.94), so a held note ends instead of sounding on for ever.
+        `temperature` (a Python float in [0, 1]) is that of the chain's last visible step, taken
+        given the last hidden sample. At 1 that step is p(v | h), a plain Gibbs step. At 0 it is
+        the most probable state, `p(v | h) > 0.5`: a unit the hidden state does not make likely
+        stays off, instead of sounding by chance one time in 20 or 50, which over hundreds of
+        units gives a few stray notes in every vector. In between, only the unlikely units are
+        tempered: a unit whose input a is below 0 (p < 1/2) sounds with probability
+        sigmoid(a / T), p^(1/T) / (p^(1/T) + (1 - p)^(1/T)) (p = 0.05 at T = 0.4 gives 0.0006),
+        and a likely one with its own p. Sharpening the likely units too (at T = 0.5) would
+        continue a held note of p = 0.85 with 0.97, so that it lasts 20 more beats about half the
+        time (0.97^20) instead of one time in 25 (0.85^20): the drones of a model trained on
+        string quartets.
         `seed` (`[2]` int64, optional) makes the draws a function of it (see `fused_chain`).
         """
         bv, bh = biases
@@ -359,7 +362,7 @@ class RBM(tf.Module):
         if temperature == 0:
             return tf.cast(visible_probs(h, self.W, bv) > 0.5, tf.float32)
         inputs = visible_inputs(h, self.W, bv)
-        return sample(tf.sigmoid(inputs / temperature),
+        return sample(tf.sigmoid(tf.minimum(inputs, inputs / temperature)),
                       uniform(tf.shape(inputs), None if seed is None else fold(seed, -2)))
 
     def log_score(self, v, biases):

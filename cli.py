@@ -76,7 +76,8 @@ def share(text):
 
 def last_step(text):
     """The temperature of a generated vector's last visible step: `sample` (1, a plain draw),
-    `mode` (0, the most probable notes) or a number in between."""
+    `mode` (0, the most probable notes) or a number in between, which tempers the unlikely
+    notes only (`RBM.RBM.sample`)."""
     named = {"sample": 1.0, "mode": 0.0}
     if text in named:
         return named[text]

@@ -22,4 +22,5 @@ MUSIC_DIR = "music_outputs"                     # where generated songs go
 KEY = "c"               # MIDI songs' keys: "c" moves each to C major / A minor, or "as-is"
 K_TRAIN = 15            # Gibbs steps of CD-k in training, as the original
 K_GENERATE = 25         # Gibbs steps per generated vector, as the original
-LAST_STEP = 0.5         # temperature of each generated vector's last visible step (the original: 1)
+LAST_STEP = 0.4         # temperature of the unlikely notes of each generated vector's last visible
+                        # step (the original: 1, a plain draw)

@@ -212,7 +212,8 @@ class RnnRbm(tf.Module):
             From the previous vector, chains often stick in a spurious mode with two or three times
             the notes of the training songs, so silence is the default.
           temperature: of each chain's last visible step, 1 for a plain draw, 0 for the most
-            probable state given the last hidden sample (see `RBM.RBM.sample`).
+            probable state given the last hidden sample, in between for a draw in which only
+            the unlikely notes are tempered (see `RBM.RBM.sample`).
         Returns:
           `[batch, num_steps, n_visible]` 0/1 samples, not including the primer.
         """

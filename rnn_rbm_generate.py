@@ -59,8 +59,8 @@ def parse_args(argv):
     p.add_argument("--last-step", type=cli.last_step, default=layout.LAST_STEP,
                    help="each vector's last Gibbs step, given the chain's last hidden state: "
                         "sample draws it (the original's), mode takes the most probable notes, "
-                        "a number T between draws each note at temperature T, which keeps the "
-                        "likely notes and all but drops the unlikely ones (default %(default)s)")
+                        "a number T between draws the unlikely notes at temperature T, which all "
+                        "but drops them, and the likely ones as they are (default %(default)s)")
     p.add_argument("--seed", type=int, help="random seed (default: different songs every run)")
     args = p.parse_args(argv)
     if args.num > MAX_SONGS:

@@ -359,9 +359,9 @@ class RBM(tf.Module):
         probs_h = hidden_probs(v, self.W, bh)
         fold = tf.random.experimental.stateless_fold_in
         h = sample(probs_h, uniform(tf.shape(probs_h), None if seed is None else fold(seed, -1)))
-        if temperature == 0:
-            return tf.cast(visible_probs(h, self.W, bv) > 0.5, tf.float32)
         inputs = visible_inputs(h, self.W, bv)
+        if temperature == 0:  # p(v | h) > 0.5
+            return tf.cast(inputs > 0, tf.float32)
         return sample(tf.sigmoid(tf.minimum(inputs, inputs / temperature)),
                       uniform(tf.shape(inputs), None if seed is None else fold(seed, -2)))
 

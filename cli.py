@@ -120,7 +120,8 @@ def midi_limits(args):
 def add_fitting_flags(parser, lr, k, epochs=None, batch_size=None, batch_unit="vectors",
                       k_note=""):
     """`--epochs` (when `epochs` is given), `--batch-size` (when `batch_size` is), `--lr` and
-    `--k`: how a script that fits a model makes its updates, with these defaults."""
+    `--k`: how a script that fits a model makes its updates, with these defaults (`k` None: the
+    script sets it after parsing, and `k_note` says to what)."""
     if epochs is not None:
         parser.add_argument("--epochs", type=positive_int, default=epochs,
                             help="passes over the songs (default %(default)s)")
@@ -129,8 +130,9 @@ def add_fitting_flags(parser, lr, k, epochs=None, batch_size=None, batch_unit="v
                             help=f"{batch_unit} per update (default %(default)s)")
     parser.add_argument("--lr", type=positive_float, default=lr,
                         help="learning rate (default %(default)s)")
+    default = "" if k is None else " (default %(default)s)"  # None: the script fills it in
     parser.add_argument("--k", type=positive_int, default=k,
-                        help=f"Gibbs steps of CD-k in training (default %(default)s{k_note})")
+                        help=f"Gibbs steps of CD-k in training{default}{k_note}")
 
 
 def add_listening_flags(parser):

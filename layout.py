@@ -20,7 +20,8 @@ INIT_CHECKPOINT = "parameter_checkpoints/initialized"  # written by weight_initi
 MUSIC_DIR = "music_outputs"                     # where generated songs go
 
 KEY = "c"               # MIDI songs' keys: "c" moves each to C major / A minor, or "as-is"
-K_TRAIN = 15            # Gibbs steps of CD-k in training, as the original
-K_GENERATE = 25         # Gibbs steps per generated vector, as the original
+K_TRAIN = 25            # Gibbs steps of CD-k in training on MIDI songs (the original: 15)
+K_TRAIN_BENCHMARK = 15  # ... on a benchmark (--dataset, the paper's setting), as the original
+K_GENERATE = 40         # Gibbs steps per generated vector (the original: 25)
 LAST_STEP = 0.4         # temperature of the unlikely notes of each generated vector's last visible
                         # step (the original: 1, a plain draw)

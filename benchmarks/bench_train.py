@@ -252,7 +252,7 @@ def parse_args():
                         "(default %(default)s)")
     p.add_argument("--song-epochs", type=cli.positive_int, default=SONG_EPOCHS,
                    help="timed epochs of the song-at-a-time loop (default %(default)s)")
-    p.add_argument("--k", type=cli.positive_int, default=layout.K_TRAIN,
+    p.add_argument("--k", type=cli.positive_int, default=layout.K_TRAIN_BENCHMARK,
                    help="Gibbs steps of CD-k (default %(default)s)")
     p.add_argument("--optimizer", default=OPTIMIZER, choices=training.OPTIMIZERS,
                    help="(default %(default)s)")

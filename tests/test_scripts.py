@@ -250,6 +250,16 @@ def test_resume_keeps_the_resumed_runs_settings_unless_given_again(plain_rnn_ini
     assert stored["batch_size"] == 3  # given again, so this run's
 
 
+def test_training_chain_length_defaults_by_material_and_resume_keeps_it(plain_rnn_init, tmp_path):
+    assert rnn_rbm_train.parse_args([]).k == 25  # MIDI songs: CD-25
+    assert rnn_rbm_train.parse_args(["--dataset", "jsb.json"]).k == 15  # the paper's setting
+    assert rnn_rbm_train.parse_args(["--k", "7"]).k == 7
+    data, init = plain_rnn_init
+    out = str(tmp_path / "run")
+    rnn_rbm_train.main(["1", "--data", data, "--init", init, "--out-dir", out, "--k", "3"])
+    assert rnn_rbm_train.parse_args(["2", "--resume", "--out-dir", out]).k == 3
+
+
 def test_training_writes_tensorboard_summaries_that_read_back(trained, tmp_path):
     root, data, ckpt, init = trained
     out = str(tmp_path / "run")

@@ -155,30 +155,52 @@ class RnnRbm(tf.Module):
         u_init = tf.tile(self.u0[tf.newaxis], [tf.shape(v)[0], 1])
         return tf.transpose(recurrence.tanh_recurrence(drive, u_init, self.Wuu), [1, 0, 2])
 
-    def conditional_biases(self, v, dropout=0.0, seed=None):
+    def conditional_biases(self, v, dropout=0.0, seed=None, rnn_input=None):
         """Per-step biases, one `[batch, time, size]` tensor per bias of the distribution.
 
-        Step t uses u_{t-1}: u0 for the first step, then the states after frames 1..t-1. With
-        `dropout` > 0 (training only), that share of the notes the RNN reads and of the states the
-        biases read are zeroed and the rest scaled up; the distributions' own frames are not
-        touched. With `seed` (`[2]` int64) the dropped units are a pure function of it, else
-        they come from TensorFlow's global generator.
+        Step t uses u_{t-1}: u0 for the first step, then the states after frames 1..t-1 (of
+        `rnn_input` where given, of `v` else). With `dropout` > 0 (training only), that share of
+        the notes the RNN reads and of the states the biases read are zeroed and the rest scaled
+        up; the distributions' own frames are not touched. With `seed` (`[2]` int64) the dropped
+        units are a pure function of it, else they come from TensorFlow's global generator.
         """
-        u = self.rnn_states(_dropout(v, dropout, seed, 0) if dropout > 0 else v)
+        x = v if rnn_input is None else rnn_input
+        u = self.rnn_states(_dropout(x, dropout, seed, 0) if dropout > 0 else x)
         u0 = tf.tile(self.u0[tf.newaxis, tf.newaxis], [tf.shape(v)[0], 1, 1])
         u_prev = tf.concat([u0, u[:, :-1]], axis=1)  # [batch, time, n_hidden_recurrent]
         if dropout > 0:
             u_prev = _dropout(u_prev, dropout, seed, 1)
         return self.biases_given(u_prev)
 
-    def frames_and_biases(self, v, mask, dropout=0.0, seed=None):
+    def frames_and_biases(self, v, mask, dropout=0.0, seed=None, rnn_input=None):
         """The real (unpadded) frames `[N, n_visible]` and their biases as rows `[N, size]`, with N
         the number of 1s in `mask`."""
         keep = mask > 0.5
-        biases = self.conditional_biases(v, dropout, seed)
+        biases = self.conditional_biases(v, dropout, seed, rnn_input)
         return tf.boolean_mask(v, keep), tuple(tf.boolean_mask(b, keep) for b in biases)
 
-    def training_cost(self, v, mask, k, noise=None, dropout=0.0, from_silence=False, seed=None):
+    def self_fed_input(self, v, mask, k, share, seed=None):
+        """What the RNN reads in a training step with `share` > 0: `v`, but at that share of the
+        steps (each drawn independently) the model's own draw for the step in its place, made as
+        generation makes it (a `k`-step chain from silence, the last step at `layout.LAST_STEP`)
+        from the biases the data before the step sets. Generation feeds the RNN nothing but its
+        own draws; a model that only ever read the data has not learned what to do after a draw
+        unlike the data, and on small folders its songs either thin out or settle into held
+        chords (scheduled sampling, Bengio et al. 2015, here for one step at a time). The draw
+        is a constant to the gradient. `seed` as `training_cost`'s (offshoots 3 and 4)."""
+        shape = tf.shape(v)
+        rows = tuple(tf.reshape(b, [-1, b.shape[-1]]) for b in self.conditional_biases(v))
+        fold = tf.random.experimental.stateless_fold_in
+        drawn = self.distribution.sample(tf.zeros([shape[0] * shape[1], v.shape[-1]]), rows, k,
+                                         layout.LAST_STEP, None if seed is None else fold(seed, 3))
+        drawn = tf.stop_gradient(tf.reshape(drawn, shape))
+        pick_shape = [shape[0], shape[1], 1]
+        picks = (tf.random.uniform(pick_shape) if seed is None else
+                 tf.random.stateless_uniform(pick_shape, fold(seed, 4)))
+        return tf.where(picks < share, drawn, v) * mask[..., tf.newaxis]
+
+    def training_cost(self, v, mask, k, noise=None, dropout=0.0, from_silence=False, seed=None,
+                      self_feed=0.0):
         """The cost a training step differentiates, a mean over the real frames of `v`.
 
         For an RBM at each step: F_t(v_t) - F_t(v_t*), v_t* from CD-k, whose gradient is the CD
@@ -193,8 +215,11 @@ class RnnRbm(tf.Module):
           seed: optional `[2]` int64 that the dropout and the chain's draws are a function of
             (replicas of a distributed step each pass their own); without it they come from
             TensorFlow's global generator, as in a single-device step.
+          self_feed: share of the steps at which the RNN reads the model's own draw instead of
+            the data (`self_fed_input`); the cost still scores the data.
         """
-        frames, biases = self.frames_and_biases(v, mask, dropout, seed)
+        rnn_input = self.self_fed_input(v, mask, k, self_feed, seed) if self_feed > 0 else None
+        frames, biases = self.frames_and_biases(v, mask, dropout, seed, rnn_input)
         if seed is not None:  # apart from the dropout's offshoots 0 and 1
             seed = tf.random.experimental.stateless_fold_in(seed, 2)
         return self.distribution.training_cost(frames, biases, k, noise, from_silence, seed)

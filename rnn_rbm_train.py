@@ -46,6 +46,7 @@ BATCH_SIZE = 4            # chunks per update
 CHUNK_LENGTH = 100        # vectors per chunk (back-propagation length), as the original
 GRAD_CLIP = 10.0          # elementwise gradient clipping, as the original
 DROPOUT = 0.3             # dropout on the RNN's inputs and bias-setting states (the original: 0)
+SELF_FEED = 0.25          # share of steps the RNN reads the model's own draw (the original: 0)
 SAVE_EVERY = 5            # epochs between checkpoints
 SEED = 0                  # shuffling and Gibbs sampling
 NEGATIVE_START = "silence"  # where CD's chains start: "silence", as generation's, or "data" (CD)
@@ -104,6 +105,8 @@ def parse_args(argv):
         args = p.parse_args(argv)
     if args.k is None:  # the chain generation's default suits on songs; the paper's on benchmarks
         args.k = layout.K_TRAIN_BENCHMARK if args.dataset else layout.K_TRAIN
+    if args.self_feed is None:
+        args.self_feed = 0.0 if args.dataset else SELF_FEED
     return args
 
 
@@ -123,6 +126,11 @@ def add_update_flags(updates):
     updates.add_argument("--dropout", type=cli.share, default=DROPOUT,
                          help="drop this share of the notes the RNN reads and of the states that "
                               "set the RBM biases, in training only (default %(default)s)")
+    updates.add_argument("--self-feed", type=cli.share,
+                         help="at this share of the steps the RNN reads the model's own draw "
+                              "for the step, as in generation, instead of the song (default "
+                              f"{SELF_FEED} on MIDI songs, 0 with --dataset, as the benchmark "
+                              "models were trained)")
     updates.add_argument("--negative-start", choices=["data", "silence"], default=NEGATIVE_START,
                          help="where CD's chains start: the data frame (CD, the original's) or "
                               "silence, where generation starts them (default %(default)s)")
@@ -138,6 +146,7 @@ def recorded_settings(out_dir, known):
     except checkpoints.CheckpointError:
         return {}  # build() says what is wrong with the folder
     skip = ("num_epochs", "resume", "force", "out_dir", "strategy", "data_threads")  # this machine
+    stored = {"self_feed": 0.0, **stored}  # runs from before the flag read the songs only
     return {k: v for k, v in stored.items() if k in known and k not in skip}
 
 
@@ -213,7 +222,7 @@ def train(model, optimizer, epoch, manager, source, args, strategy=None):
     replicas."""
     settings = {k: v for k, v in vars(args).items() if k not in ("resume", "force", "writes")}
     fit = dict(k=args.k, grad_clip=args.grad_clip, dropout=args.dropout,
-               from_silence=args.negative_start == "silence")
+               from_silence=args.negative_start == "silence", self_feed=args.self_feed)
     if strategy is None:
         step, spread = training.make_train_step(model, optimizer, **fit), lambda b: b
     else:

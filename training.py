@@ -45,7 +45,8 @@ def clipped_update(optimizer, variables, cost_fn, grad_clip):
     return cost
 
 
-def make_train_step(model, optimizer, k, grad_clip=10.0, dropout=0.0, from_silence=False):
+def make_train_step(model, optimizer, k, grad_clip=10.0, dropout=0.0, from_silence=False,
+                    self_feed=0.0):
     """A `tf.function` doing one update on a padded batch; traced once for every batch and length.
 
     Args:
@@ -54,6 +55,8 @@ def make_train_step(model, optimizer, k, grad_clip=10.0, dropout=0.0, from_silen
       dropout: drops that share of the RNN's input notes and of the states that set the biases,
         in this step only (`RnnRbm.conditional_biases`).
       from_silence: start CD's chains from silence, as generation does, not from the data.
+      self_feed: share of the steps at which the RNN reads the model's own draw instead of the
+        data (`RnnRbm.self_fed_input`).
     Returns:
       `train_step(v [batch, time, n_visible], mask [batch, time]) -> cost` (a scalar tensor).
     """
@@ -63,13 +66,14 @@ def make_train_step(model, optimizer, k, grad_clip=10.0, dropout=0.0, from_silen
     def train_step(v, mask):
         return clipped_update(optimizer, variables,
                               lambda: model.training_cost(v, mask, k, dropout=dropout,
-                                                          from_silence=from_silence), grad_clip)
+                                                          from_silence=from_silence,
+                                                          self_feed=self_feed), grad_clip)
 
     return train_step
 
 
 def make_distributed_train_step(strategy, model, optimizer, k, grad_clip=10.0, dropout=0.0,
-                                from_silence=False, cost_fn=None):
+                                from_silence=False, cost_fn=None, self_feed=0.0):
     """`make_train_step` for a `tf.distribute.Strategy`: every replica takes its share of one
     global batch, and the update is the one a single device makes on the whole batch.
 
@@ -80,7 +84,7 @@ def make_distributed_train_step(strategy, model, optimizer, k, grad_clip=10.0, d
     for the dataset's options).
     Args:
       strategy: the `tf.distribute.Strategy` the variables were made under.
-      k, grad_clip, dropout, from_silence: as `make_train_step`.
+      k, grad_clip, dropout, from_silence, self_feed: as `make_train_step`.
       cost_fn: optional `(v, mask) -> cost`, the mean over a replica's real frames, instead of
         `model.training_cost` (tests pass one with pre-drawn noise). It runs only on replicas
         whose share holds real frames, so it must not use the replicas' collective operations.
@@ -95,7 +99,8 @@ def make_distributed_train_step(strategy, model, optimizer, k, grad_clip=10.0, d
         if cost_fn is not None:
             return cost_fn(v, mask)
         return model.training_cost(v, mask, k, dropout=dropout, from_silence=from_silence,
-                                   seed=replica_seed(seed))  # each replica its own draws
+                                   seed=replica_seed(seed),  # each replica its own draws
+                                   self_feed=self_feed)
 
     def replica_step(v, mask, seed):
         frames = tf.reduce_sum(tf.cast(mask > 0.5, tf.float32))

@@ -131,6 +131,49 @@ def test_dropout_keeps_the_expected_biases_and_is_off_by_default():
                                    atol=0.02 * np.abs(clean - bias).max())
 
 
+def test_self_feeding_puts_the_models_draws_at_a_share_of_the_steps():
+    model = randomised_model(8)
+    model.distribution.bv.assign(tf.fill(model.distribution.bv.shape, -30.0))  # it draws silence
+    v = np.ones((4, 500, SMALL.n_visible), np.float32)
+    mask = np.ones((4, 500), np.float32)
+    mask[1, 300:] = 0  # padding stays silent
+    seed = tf.constant([3, 4], tf.int64)
+    fed = model.self_fed_input(tf.constant(v), tf.constant(mask), 2, 0.25, seed).numpy()
+    silent = (fed == 0).all(axis=2)
+    assert ((fed == 0) | (fed == 1)).all() and ((fed == 1).all(axis=2) | silent).all()
+    assert silent[1, 300:].all()
+    real = mask > 0.5
+    assert abs(silent[real].mean() - 0.25) < 0.03  # the model's (silent) draw at a quarter
+    again = model.self_fed_input(tf.constant(v), tf.constant(mask), 2, 0.25, seed).numpy()
+    np.testing.assert_array_equal(fed, again)  # a function of the seed
+    # The cost reads the fed frames through the RNN and scores the data.
+    cost = model.training_cost(tf.constant(v), tf.constant(mask), 2, seed=seed, self_feed=0.25)
+    frames, biases = model.frames_and_biases(tf.constant(v), tf.constant(mask), 0.0, seed,
+                                             tf.constant(fed))
+    seed2 = tf.random.experimental.stateless_fold_in(seed, 2)
+    expected = model.distribution.training_cost(frames, biases, 2, seed=seed2)
+    np.testing.assert_allclose(cost.numpy(), expected.numpy(), rtol=1e-5)
+    plain = model.training_cost(tf.constant(v), tf.constant(mask), 2, seed=seed)
+    assert abs(plain.numpy() - cost.numpy()) > 1e-4
+
+
+def test_self_fed_draws_are_constants_to_the_gradient():
+    model = randomised_model(9)
+    v = tf.constant(random_frames(np.random.default_rng(9), 2, 6, SMALL.n_visible))
+    mask = tf.ones([2, 6])
+    unconnected = []
+
+    @tf.function  # as in a training step (the compiled chain is not differentiated eagerly)
+    def gradients():
+        with tf.GradientTape() as tape:
+            fed = model.self_fed_input(v, mask, 2, 0.5, tf.constant([1, 2], tf.int64))
+            total = tf.reduce_sum(fed)
+        unconnected.extend(g is None for g in tape.gradient(total, model.trainable_variables))
+        return total
+
+    assert gradients().numpy() > 0 and len(unconnected) == 9 and all(unconnected)
+
+
 def test_generate_shapes_values_and_single_trace():
     model = randomised_model(hparams=SMALL)
     sampler = rnn_rbm.make_sampler(model, layout.K_GENERATE)

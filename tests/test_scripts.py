@@ -260,6 +260,24 @@ def test_training_chain_length_defaults_by_material_and_resume_keeps_it(plain_rn
     assert rnn_rbm_train.parse_args(["2", "--resume", "--out-dir", out]).k == 3
 
 
+def test_self_feeding_defaults_by_material_and_is_off_for_runs_from_before_it(plain_rnn_init,
+                                                                           tmp_path):
+    assert rnn_rbm_train.parse_args([]).self_feed == rnn_rbm_train.SELF_FEED == 0.25
+    assert rnn_rbm_train.parse_args(["--dataset", "jsb.json"]).self_feed == 0.0
+    data, init = plain_rnn_init
+    out = str(tmp_path / "run")
+    rnn_rbm_train.main(["1", "--data", data, "--init", init, "--out-dir", out, "--k", "2"])
+    assert checkpoints.load_description(os.path.join(out, "epoch-1"))[1]["self_feed"] == 0.25
+    assert rnn_rbm_train.parse_args(["2", "--resume", "--out-dir", out]).self_feed == 0.25
+    description = os.path.join(out, "epoch-1.json")
+    with open(description) as f:
+        stored = json.load(f)
+    del stored["run"]["self_feed"]  # as a run from before the flag wrote it
+    with open(description, "w") as f:
+        json.dump(stored, f)
+    assert rnn_rbm_train.parse_args(["2", "--resume", "--out-dir", out]).self_feed == 0.0
+
+
 def test_training_writes_tensorboard_summaries_that_read_back(trained, tmp_path):
     root, data, ckpt, init = trained
     out = str(tmp_path / "run")

@@ -181,13 +181,14 @@ class RnnRbm(tf.Module):
 
     def self_fed_input(self, v, mask, k, share, seed=None):
         """What the RNN reads in a training step with `share` > 0: `v`, but at that share of the
-        steps (each drawn independently) the model's own draw for the step in its place, made as
-        generation makes it (a `k`-step chain from silence, the last step at `layout.LAST_STEP`)
-        from the biases the data before the step sets. Generation feeds the RNN nothing but its
-        own draws; a model that only ever read the data has not learned what to do after a draw
-        unlike the data, and on small folders its songs either thin out or settle into held
-        chords (scheduled sampling, Bengio et al. 2015, here for one step at a time). The draw
-        is a constant to the gradient. `seed` as `training_cost`'s (offshoots 3 and 4)."""
+        steps (each drawn independently) the model's own draw for the step in its place, drawn as
+        generation draws (a chain from silence, the last step at `layout.LAST_STEP`) but with
+        training's `k` steps, from the biases the data before the step sets. Generation feeds
+        the RNN nothing but its own draws; a model that only ever read the data has not learned
+        what to do after a draw unlike the data, and on small folders its songs either thin out
+        or settle into held chords (scheduled sampling, Bengio et al. 2015, here for one step at
+        a time). The draw is a constant to the gradient. `seed` as `training_cost`'s (offshoots
+        3 and 4)."""
         shape = tf.shape(v)
         rows = tuple(tf.reshape(b, [-1, b.shape[-1]]) for b in self.conditional_biases(v))
         fold = tf.random.experimental.stateless_fold_in
